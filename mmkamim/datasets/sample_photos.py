@@ -1,0 +1,94 @@
+"""Real photos that scikit-image ships, for tests, benchmarks and the demo.
+
+Nothing is downloaded: these images are inside the scikit-image wheel
+(install the ``demo`` or ``tests`` extra).
+"""
+import os
+import os.path as osp
+from typing import Dict, Tuple
+
+import cv2
+import numpy as np
+
+#: Natural and scientific photos in ``skimage.data`` that need no download.
+#: (``cat`` is left out: it is the same image as ``chelsea``.)
+PHOTO_NAMES: Tuple[str, ...] = (
+    'astronaut', 'coffee', 'chelsea', 'rocket', 'camera', 'coins', 'brick',
+    'grass', 'gravel', 'page', 'text', 'moon', 'immunohistochemistry',
+    'hubble_deep_field', 'retina', 'colorwheel', 'cell', 'clock')
+
+
+def load_photo(name: str) -> np.ndarray:
+    """Load a ``skimage.data`` photo as a uint8 BGR (H, W, 3) image.
+
+    Gray photos are repeated to three channels and an alpha channel is
+    dropped, so every photo looks like what ``LoadImageFromFile`` gives.
+
+    Args:
+        name (str): One of :data:`PHOTO_NAMES`.
+
+    Returns:
+        np.ndarray: uint8 (H, W, 3) in BGR order.
+    """
+    if name not in PHOTO_NAMES:
+        raise ValueError(f'unknown photo {name!r}; choose one of '
+                         f'{list(PHOTO_NAMES)}')
+    from skimage import data
+    img = getattr(data, name)()
+    if img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    return np.ascontiguousarray(img[..., 2::-1])
+
+
+def make_photo_dataset(root: str,
+                       train_per_class: int = 24,
+                       val_per_class: int = 8,
+                       size: int = 128,
+                       val_fraction: float = 0.4,
+                       seed: int = 0) -> Dict[str, int]:
+    """Write a small labelled image dataset made from :data:`PHOTO_NAMES`.
+
+    Each photo is a class. Its left ``1 - val_fraction`` (by width) gives the
+    training images and the rest the validation images, so the two splits
+    share no pixels: recognising a validation crop means recognising the
+    photo's appearance, not memorising a patch. Every image is a random
+    square crop (side 35-60 % of the region's shorter side) resized to
+    ``size`` px. The layout is MMPretrain's ``CustomDataset`` one:
+    ``root/{train,val}/<photo>/<index>.png``.
+
+    Args:
+        root (str): Output folder; created if missing.
+        train_per_class (int): Training images per class. Defaults to 24.
+        val_per_class (int): Validation images per class. Defaults to 8.
+        size (int): Side of the saved square images in pixels.
+            Defaults to 128.
+        val_fraction (float): Share of each photo's width kept for
+            validation. Defaults to 0.4.
+        seed (int): Seed of the crop positions. Defaults to 0.
+
+    Returns:
+        dict[str, int]: Number of images written per split.
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f'val_fraction must be in (0, 1), got {val_fraction}')
+    rng = np.random.default_rng(seed)
+    written = {'train': 0, 'val': 0}
+    for name in PHOTO_NAMES:
+        img = load_photo(name)
+        cut = int(img.shape[1] * (1 - val_fraction))
+        regions = {'train': img[:, :cut], 'val': img[:, cut:]}
+        counts = {'train': train_per_class, 'val': val_per_class}
+        for split, region in regions.items():
+            folder = osp.join(root, split, name)
+            os.makedirs(folder, exist_ok=True)
+            height, width = region.shape[:2]
+            for i in range(counts[split]):
+                side = int(min(height, width) * rng.uniform(0.35, 0.6))
+                top = rng.integers(0, height - side + 1)
+                left = rng.integers(0, width - side + 1)
+                crop = cv2.resize(region[top:top + side, left:left + side],
+                                  (size, size),
+                                  interpolation=cv2.INTER_AREA)
+                cv2.imwrite(osp.join(folder, f'{i:03d}.png'), crop)
+                written[split] += 1
+    return written

@@ -1,0 +1,3 @@
+from .keypoint_density import KeypointDensity
+
+__all__ = ['KeypointDensity']

@@ -1,0 +1,86 @@
+"""Shared fixtures: real photos shipped by scikit-image, and small runs."""
+import os.path as osp
+from typing import List
+
+import cv2
+import numpy as np
+import pytest
+
+from mmkamim.datasets.sample_photos import PHOTO_NAMES, load_photo
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
+
+
+def random_resized_crops(count: int, size: int = 192,
+                         seed: int = 0) -> List[np.ndarray]:
+    """BGR uint8 crops of the photos, as a pre-training pipeline makes."""
+    rng = np.random.default_rng(seed)
+    crops = []
+    for i in range(count):
+        img = load_photo(PHOTO_NAMES[i % len(PHOTO_NAMES)])
+        height, width = img.shape[:2]
+        side = int(min(height, width) * rng.uniform(0.4, 1.0))
+        top = rng.integers(0, height - side + 1)
+        left = rng.integers(0, width - side + 1)
+        crops.append(
+            cv2.resize(img[top:top + side, left:left + side], (size, size),
+                       interpolation=cv2.INTER_LINEAR))
+    return crops
+
+
+@pytest.fixture(scope='session')
+def photo_crops() -> List[np.ndarray]:
+    """Two 192 px crops of every photo."""
+    return random_resized_crops(2 * len(PHOTO_NAMES))
+
+
+@pytest.fixture(scope='session')
+def image_folder(tmp_path_factory) -> str:
+    """An unlabeled folder of 8 photos (240 px short side) as PNG files."""
+    root = tmp_path_factory.mktemp('images')
+    for name in PHOTO_NAMES[:8]:
+        img = load_photo(name)
+        scale = 240 / min(img.shape[:2])
+        img = cv2.resize(img, None, fx=scale, fy=scale,
+                         interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(root / f'{name}.png'), img)
+    return str(root)
+
+
+def tiny_vit_config(tmp_path, image_folder: str, base: str,
+                    extra: str = '') -> str:
+    """Write a config that shrinks a shipped ViT config for CPU runs.
+
+    Args:
+        tmp_path: Folder for the config file.
+        image_folder (str): Unlabeled images for ``CustomDataset``.
+        base (str): Shipped config file name under ``configs/``.
+        extra (str): More config lines.
+
+    Returns:
+        str: Path of the written config.
+    """
+    path = tmp_path / f'tiny_{osp.splitext(base)[0]}.py'
+    path.write_text(f"""
+_base_ = [{osp.join(CONFIG_DIR, base)!r}]
+model = dict(
+    backbone=dict(arch=dict(_delete_=True, embed_dims=32, num_layers=2,
+                            num_heads=2, feedforward_channels=64)),
+    neck=dict(in_channels=32))
+train_dataloader = dict(
+    batch_size=2, num_workers=0, persistent_workers=False, pin_memory=False,
+    dataset=dict(_delete_=True, type='CustomDataset',
+                 data_root={image_folder!r}, with_label=False,
+                 pipeline={{{{_base_.train_pipeline}}}}))
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=3)
+param_scheduler = [dict(type='LinearLR', start_factor=0.5, by_epoch=False,
+                        begin=0, end=4)]
+default_hooks = dict(
+    logger=dict(interval=1),
+    checkpoint=dict(interval=3, by_epoch=False))
+log_processor = dict(by_epoch=False)
+randomness = dict(seed=0)
+{extra}
+""")
+    return str(path)
