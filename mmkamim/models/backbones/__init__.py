@@ -1,0 +1,3 @@
+from .simmim_vit import SimMIMViT
+
+__all__ = ['SimMIMViT']

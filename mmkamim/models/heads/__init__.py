@@ -1,0 +1,3 @@
+from .kamim_head import KAMIMHead
+
+__all__ = ['KAMIMHead']

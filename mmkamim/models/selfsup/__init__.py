@@ -1,0 +1,3 @@
+from .kamim import KAMIM
+
+__all__ = ['KAMIM']
