@@ -1,0 +1,32 @@
+# MMPretrain's default runtime, plus what every mmkamim run needs.
+default_scope = 'mmpretrain'
+
+# Register mmkamim's components in MMPretrain's registries.
+custom_imports = dict(imports=['mmkamim'], allow_failed_imports=False)
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=100),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='VisualizationHook', enable=False),
+)
+
+# Keeps checkpoints loadable by torch.load(weights_only=True), which
+# torch >= 2.6 uses by default and mmengine 0.10.7 relies on to resume.
+custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),
+)
+
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=None, deterministic=False)

@@ -1,0 +1,43 @@
+"""Multi-process training on machines without CUDA."""
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+
+
+def setup_cpu_distributed(cfg: Config) -> Config:
+    """Let a ``--launcher pytorch`` run train on the CPU over gloo.
+
+    mmengine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` and
+    fails without a GPU, and its default DDP wrapper passes
+    ``device_ids=[LOCAL_RANK]``, which DDP rejects for CPU modules. On a
+    machine without CUDA this starts the gloo process group from torchrun's
+    environment (the Runner then skips ``init_dist``) and asks for a DDP
+    wrapper without device ids. With CUDA, or without a launcher, ``cfg`` is
+    returned unchanged.
+
+    Args:
+        cfg (Config): Config with ``launcher`` set.
+
+    Returns:
+        Config: ``cfg``, with ``model_wrapper_cfg.device_ids = None`` when
+        the CPU path is taken.
+    """
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'none' or torch.cuda.is_available():
+        return cfg
+    if launcher != 'pytorch':
+        raise ValueError(
+            f'launcher={launcher!r} needs CUDA; on a machine without CUDA use '
+            f"launcher='pytorch' (tools/dist_train.sh)")
+    if not dist.is_initialized():
+        timeout = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout')
+        kwargs = {} if timeout is None else dict(
+            timeout=timedelta(seconds=timeout))
+        dist.init_process_group(backend='gloo', **kwargs)
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel')
+    wrapper.setdefault('device_ids', None)
+    cfg.model_wrapper_cfg = wrapper
+    return cfg
