@@ -1,0 +1,3 @@
+from .layer_norm_neck import LayerNormNeck
+
+__all__ = ['LayerNormNeck']

@@ -1,0 +1,3 @@
+from .frozen import FrozenBackboneMixin
+
+__all__ = ['FrozenBackboneMixin']

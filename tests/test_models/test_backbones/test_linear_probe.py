@@ -1,0 +1,50 @@
+import torch
+from mmpretrain.models import SwinTransformer, VisionTransformer
+
+from mmkamim.models import LinearProbeSwin, LinearProbeViT
+
+ARCH = dict(embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64)
+
+
+def test_vit_builds_only_the_probed_blocks_and_matches_a_full_vit():
+    torch.manual_seed(0)
+    full = VisionTransformer(arch=ARCH, img_size=64, out_indices=[1],
+                             out_type='featmap')
+    probe = LinearProbeViT(arch=ARCH, img_size=64, out_indices=1)
+    assert len(probe.layers) == 2 and not hasattr(probe, 'ln1')
+    result = probe.load_state_dict(full.state_dict(), strict=False)
+    assert result.missing_keys == []
+    assert set(result.unexpected_keys) == {
+        k for k in full.state_dict()
+        if k.startswith(('layers.2.', 'layers.3.', 'ln1.'))
+    }
+    full.eval()
+    x = torch.randn(2, 3, 64, 64)
+    torch.testing.assert_close(probe(x)[0], full(x)[0])
+
+
+def test_vit_probing_the_last_block_keeps_the_final_norm():
+    probe = LinearProbeViT(arch=ARCH, img_size=64, out_indices=3)
+    assert len(probe.layers) == 4 and probe.final_norm
+
+
+def test_probes_stay_frozen_and_in_eval_mode():
+    swin = LinearProbeSwin(arch='tiny', img_size=64, pad_small_map=True)
+    for probe in (LinearProbeViT(arch=ARCH, img_size=64, out_indices=1), swin):
+        probe.train()
+        assert not any(m.training for m in probe.modules())
+        assert not any(p.requires_grad for p in probe.parameters())
+        out = probe(torch.randn(1, 3, 64, 64))[0]
+        assert not out.requires_grad
+
+
+def test_swin_probe_matches_swin_transformer():
+    torch.manual_seed(0)
+    full = SwinTransformer(
+        arch='tiny', img_size=64, drop_path_rate=0.0, pad_small_map=True)
+    probe = LinearProbeSwin(
+        arch='tiny', img_size=64, drop_path_rate=0.0, pad_small_map=True)
+    probe.load_state_dict(full.state_dict())
+    full.eval()
+    x = torch.randn(1, 3, 64, 64)
+    torch.testing.assert_close(probe(x)[0], full(x)[0])
