@@ -84,3 +84,59 @@ randomness = dict(seed=0)
 {extra}
 """)
     return str(path)
+
+
+@pytest.fixture(scope='session')
+def photo_dataset(tmp_path_factory) -> str:
+    """The embedded labelled dataset, 3 training / 2 validation images per
+    class (18 classes)."""
+    from mmkamim.datasets.sample_photos import make_photo_dataset
+    root = str(tmp_path_factory.mktemp('photos'))
+    make_photo_dataset(root, train_per_class=3, val_per_class=2)
+    return root
+
+
+TINY_ARCH = ('dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2, '
+             'feedforward_channels=64)')
+
+
+def tiny_demo_config(tmp_path, photo_dataset: str, base: str,
+                     extra: str = '') -> str:
+    """Write a 2-block, 32-dim variant of a ``configs/demo`` config that
+    trains 2 epochs on ``photo_dataset`` without worker processes."""
+    path = tmp_path / f'tiny_{osp.splitext(osp.basename(base))[0]}.py'
+    is_probe = 'linear' in base
+    model = (f"model = dict(backbone=dict(arch={TINY_ARCH}, out_indices=0), "
+             "head=dict(in_channels=32))" if is_probe else
+             f"model = dict(backbone=dict(arch={TINY_ARCH}), "
+             "neck=dict(in_channels=32))")
+    loaders = ['train_dataloader', 'val_dataloader', 'test_dataloader'
+               ] if is_probe else ['train_dataloader']
+    data = '\n'.join(
+        f"{loader} = dict(num_workers=0, persistent_workers=False, "
+        f"dataset=dict(data_root={photo_dataset!r}))" for loader in loaders)
+    path.write_text(f"""
+_base_ = [{osp.join(CONFIG_DIR, 'demo', base)!r}]
+{model}
+{data}
+train_cfg = dict(max_epochs=2{', val_interval=2' if is_probe else ''})
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(interval=2))
+{extra}
+""")
+    return str(path)
+
+
+@pytest.fixture(scope='session')
+def kamim_checkpoint(tmp_path_factory, photo_dataset) -> str:
+    """A checkpoint of the tiny demo KAMIM after 2 epochs."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    tmp = tmp_path_factory.mktemp('kamim')
+    cfg = Config.fromfile(
+        tiny_demo_config(tmp, photo_dataset,
+                         'kamim_vit-micro_1xb32_photos-96px.py'))
+    cfg.work_dir = str(tmp / 'work')
+    Runner.from_cfg(cfg).train()
+    return str(tmp / 'work' / 'epoch_2.pth')

@@ -1,3 +1,4 @@
+import json
 import os
 import os.path as osp
 import socket
@@ -5,7 +6,7 @@ import subprocess
 import sys
 
 import torch
-from conftest import REPO_ROOT, tiny_vit_config
+from conftest import REPO_ROOT, tiny_demo_config, tiny_vit_config
 
 
 def free_port() -> int:
@@ -49,3 +50,25 @@ def test_train_py_resumes_and_takes_cfg_options(tmp_path, image_folder):
     assert 'resumed epoch: 0, iter: 3' in log
     assert 'temperature=0.1' in log
     assert 'Iter(train) [4/4]' in log
+
+
+def test_test_py_evaluates_a_probe_checkpoint(tmp_path, photo_dataset,
+                                               kamim_checkpoint):
+    config = tiny_demo_config(tmp_path, photo_dataset,
+                              'vit-micro-p16_1xb32-linear_photos-96px.py')
+    work_dir = str(tmp_path / 'probe')
+    tools = osp.join(REPO_ROOT, 'tools')
+    trained = subprocess.run(
+        [sys.executable, osp.join(tools, 'train.py'), config, '--work-dir',
+         work_dir, '--cfg-options',
+         f'model.backbone.init_cfg.checkpoint={kamim_checkpoint}'],
+        capture_output=True, text=True, timeout=300)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    metrics = tmp_path / 'metrics.json'
+    tested = subprocess.run(
+        [sys.executable, osp.join(tools, 'test.py'), config,
+         osp.join(work_dir, 'epoch_2.pth'), '--work-dir', work_dir, '--out',
+         str(metrics)], capture_output=True, text=True, timeout=300)
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    result = json.loads(metrics.read_text())
+    assert 0 <= result['accuracy/top1'] <= 100

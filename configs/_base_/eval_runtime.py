@@ -1,0 +1,13 @@
+# Runtime for linear probing and fine-tuning: the default runtime, plus a
+# check that the pre-trained backbone really loads, and best-checkpoint saving.
+_base_ = ['./default_runtime.py']
+
+custom_hooks = [
+    dict(type='WeightsOnlyCheckpointHook'),
+    dict(type='CheckPretrainedHook'),
+]
+default_hooks = dict(
+    logger=dict(interval=50),
+    checkpoint=dict(
+        type='CheckpointHook', interval=10, max_keep_ckpts=3,
+        save_best='auto'))

@@ -1,0 +1,19 @@
+# Linear probe of a pre-trained ViT-B/16 (KAMIM paper 4.1): the frozen
+# backbone's 8th block, its patch tokens average-pooled (no LayerNorm), one
+# linear layer. Set the pre-training checkpoint with
+#   --cfg-options model.backbone.init_cfg.checkpoint=PATH
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='LinearProbeViT',
+        arch='base',
+        img_size=192,
+        patch_size=16,
+        out_indices=7,
+        init_cfg=dict(type='Pretrained', checkpoint=None, prefix='backbone.')),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=1000,
+        in_channels=768,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))

@@ -1,0 +1,173 @@
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from conftest import CONFIG_DIR, tiny_demo_config
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmpretrain.registry import MODELS
+
+from mmkamim.engine.hooks.check_pretrained_hook import match_backbone_keys
+
+BENCHMARKS = sorted(
+    osp.basename(p)
+    for p in glob.glob(osp.join(CONFIG_DIR, 'benchmarks', '*.py')))
+
+
+def load(name):
+    return Config.fromfile(osp.join(CONFIG_DIR, 'benchmarks', name))
+
+
+def test_every_backbone_has_probe_ln_probe_and_finetune():
+    for backbone in ('vit-tiny-p16', 'vit-small-p16', 'vit-base-p16',
+                     'swin-tiny-w6', 'swin-base-w6'):
+        for mode in ('linear', 'linear-ln', 'finetune'):
+            assert (f'{backbone}_8xb256-{mode}-coslr-100e_in1k.py'
+                    in BENCHMARKS)
+    for data in ('cifar10', 'cifar100', 'inat2021', 'places365'):
+        for mode in ('linear', 'finetune'):
+            assert f'vit-base-p16_8xb256-{mode}-coslr-100e_{data}.py' in \
+                BENCHMARKS
+
+
+@pytest.mark.parametrize('name', BENCHMARKS)
+def test_benchmark_follows_the_paper(name):
+    cfg = load(name)
+    optim = cfg.optim_wrapper.optimizer
+    assert (optim.type, optim.lr, optim.weight_decay,
+            tuple(optim.betas)) == ('AdamW', 5e-3, 0.05, (0.9, 0.999))
+    warmup, cosine = cfg.param_scheduler
+    assert (warmup.end, cosine.begin, cosine.end) == (10, 10, 110)
+    assert cfg.train_cfg.max_epochs == 110
+    assert cfg.train_dataloader.batch_size * 8 == 2048
+    steps = {s.type: s for s in cfg.train_pipeline}
+    assert steps['torchvision/TrivialAugmentWide'].num_magnitude_bins == 31
+    erasing = steps['torchvision/RandomErasing']
+    assert (erasing.p, tuple(erasing.scale),
+            tuple(erasing.ratio)) == (0.5, (0.02, 0.33), (0.3, 3.3))
+    assert steps['Resize'].scale == (192, 192)
+    batch = cfg.data_preprocessor.batch_augments
+    assert [a.type for a in batch.augments] == ['Mixup', 'CutMix']
+    assert list(batch.probs) == [0.5, 0.5]
+    assert cfg.model.head.num_classes == cfg.data_preprocessor.num_classes
+    assert cfg.model.backbone.init_cfg.type == 'Pretrained'
+    assert cfg.model.backbone.init_cfg.prefix == 'backbone.'
+    assert 'CheckPretrainedHook' in [h.type for h in cfg.custom_hooks]
+    backbone = cfg.model.backbone
+    if '-linear' in name:
+        vit = name.startswith('vit')
+        assert backbone.type == ('LinearProbeViT' if vit else
+                                 'LinearProbeSwin')
+        assert (backbone.out_indices == 7) if vit else \
+            tuple(backbone.out_indices) == (3, )
+        assert cfg.model.neck.type == ('LayerNormNeck' if '-linear-ln' in name
+                                       else 'GlobalAveragePooling')
+    else:
+        assert backbone.drop_path_rate == 0.1
+        assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == 0.65
+    init_default_scope('mmpretrain')
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    width = cfg.model.head.in_channels
+    assert model.extract_feat(torch.zeros(1, 3, 192, 192))[0].shape == (
+        1, width)
+
+
+def test_probe_feature_is_the_pooled_8th_block():
+    cfg = load('vit-tiny-p16_8xb256-linear-coslr-100e_in1k.py')
+    cfg.model.backbone.init_cfg = None
+    init_default_scope('mmpretrain')
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    backbone = model.backbone
+    x = torch.randn(2, 3, 192, 192)
+    with torch.no_grad():
+        tokens, _ = backbone.patch_embed(x)
+        tokens = torch.cat([backbone.cls_token.expand(2, -1, -1), tokens], 1)
+        tokens = tokens + backbone.pos_embed
+        for block in backbone.layers[:8]:
+            tokens = block(tokens)
+        expected = tokens[:, 1:].mean(1)
+    (feature, ) = model.extract_feat(x)
+    assert feature.shape == (2, 192)
+    torch.testing.assert_close(feature, expected)
+
+
+class ModeRecorder(Hook):
+    """The head's initial weights, and whether any backbone module was in
+    training mode during a training iteration."""
+
+    def __init__(self):
+        self.backbone_training = []
+        self.head = None
+
+    def before_train(self, runner):
+        self.head = runner.model.head.fc.weight.detach().clone()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        model = runner.model
+        assert model.training
+        self.backbone_training.append(
+            any(m.training for m in model.backbone.modules()))
+
+
+def probe_runner(tmp_path, photo_dataset, checkpoint):
+    cfg = Config.fromfile(
+        tiny_demo_config(tmp_path, photo_dataset,
+                         'vit-micro-p16_1xb32-linear_photos-96px.py'))
+    cfg.model.backbone.init_cfg.checkpoint = checkpoint
+    cfg.work_dir = str(tmp_path / 'probe')
+    return Runner.from_cfg(cfg)
+
+
+def test_kamim_checkpoint_fills_every_probe_weight(tmp_path, photo_dataset,
+                                                   kamim_checkpoint):
+    runner = probe_runner(tmp_path, photo_dataset, kamim_checkpoint)
+    matched, missing = match_backbone_keys(runner.model.backbone,
+                                           kamim_checkpoint, 'backbone.')
+    assert missing == []
+    assert len(matched) == len(runner.model.backbone.state_dict())
+
+
+def test_probe_trains_only_the_head(tmp_path, photo_dataset,
+                                    kamim_checkpoint):
+    runner = probe_runner(tmp_path, photo_dataset, kamim_checkpoint)
+    recorder = ModeRecorder()
+    runner.register_hook(recorder)
+    runner.train()
+    pretrained = torch.load(kamim_checkpoint, weights_only=True)['state_dict']
+    backbone = runner.model.backbone.state_dict()
+    for key, value in backbone.items():
+        torch.testing.assert_close(value, pretrained[f'backbone.{key}'],
+                                   rtol=0, atol=0)
+    assert recorder.backbone_training and not any(recorder.backbone_training)
+    assert not any(p.requires_grad
+                   for p in runner.model.backbone.parameters())
+    assert not torch.equal(runner.model.head.fc.weight, recorder.head)
+    assert runner.message_hub.get_scalar('val/accuracy/top1') is not None
+
+
+def test_probe_refuses_a_checkpoint_of_another_model(tmp_path,
+                                                     photo_dataset):
+    from mmpretrain.models import SwinTransformer
+    swin = tmp_path / 'swin.pth'
+    torch.save(
+        dict(state_dict={
+            f'backbone.{k}': v
+            for k, v in SwinTransformer(arch='tiny').state_dict().items()
+        }), swin)
+    runner = probe_runner(tmp_path, photo_dataset, str(swin))
+    with pytest.raises(ValueError, match='none of the .* backbone weights'):
+        runner.train()
+
+
+def test_probe_without_checkpoint_says_how_to_set_it(tmp_path,
+                                                      photo_dataset):
+    runner = probe_runner(tmp_path, photo_dataset, None)
+    with pytest.raises(ValueError,
+                       match='model.backbone.init_cfg.checkpoint=PATH'):
+        runner.train()
