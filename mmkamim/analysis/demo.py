@@ -1,0 +1,142 @@
+"""The embedded demo: KAMIM against SimMIM on photos shipped by scikit-image.
+
+Nothing is downloaded. The dataset (18 classes, one per photo, training and
+validation crops from disjoint parts of each photo) is described in
+:func:`mmkamim.datasets.sample_photos.make_photo_dataset`.
+"""
+import os
+import os.path as osp
+from typing import Callable, Dict, List, Optional, Sequence
+
+import cv2
+
+from ..datasets.sample_photos import PHOTO_NAMES, make_photo_dataset
+from ..datasets.transforms import KeypointDensity
+from .compare import compare, markdown_table
+
+REPO_CONFIGS = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
+
+#: Demo runs: label and pre-training config (relative to ``configs/``).
+DEMO_RUNS: Dict[str, str] = {
+    'SimMIM': 'demo/simmim_vit-micro_1xb32_photos-96px.py',
+    'KAMIM': 'demo/kamim_vit-micro_1xb32_photos-96px.py',
+}
+DEMO_PROBE = 'demo/vit-micro-p16_1xb32-linear_photos-96px.py'
+# Photos whose keypoint weights the figure shows.
+EXAMPLE_PHOTOS = ('astronaut', 'coffee', 'brick')
+
+
+def schedule_options(epochs: int, warmup: int) -> dict:
+    """Overrides that fit a config's warm-up + cosine schedule to ``epochs``.
+    """
+    return {
+        'train_cfg.max_epochs': epochs,
+        'param_scheduler.0.end': warmup,
+        'param_scheduler.1.begin': warmup,
+        'param_scheduler.1.T_max': epochs - warmup,
+        'param_scheduler.1.end': epochs,
+    }
+
+
+def weight_examples(data_root: str, size: int = 192) -> List[dict]:
+    """Keypoint maps and weights of a few validation photos at ``size`` px,
+    with the demo KAMIM's settings (FAST, w_ps 8, T 0.25)."""
+    density = KeypointDensity()
+    examples = []
+    for name in EXAMPLE_PHOTOS:
+        img = cv2.imread(osp.join(data_root, 'val', name, '000.png'))
+        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+        examples.append(
+            dict(
+                img=img,
+                keypoint_map=density.keypoint_map(img),
+                kp_weight=density(dict(img=img))['kp_weight'],
+                title=f'{name} ({size} px)'))
+    return examples
+
+
+def run_demo(work_dir: str = 'work_dirs/demo',
+             methods: Optional[Sequence[str]] = None,
+             pretrain_epochs: int = 100,
+             probe_epochs: int = 30,
+             train_per_class: int = 24,
+             val_per_class: int = 8,
+             seed: int = 0,
+             log: Callable[[str], None] = print) -> List[dict]:
+    """Build the embedded dataset, pre-train and probe, write the results.
+
+    Writes ``results.json``, ``results.md`` and ``comparison.png`` (loss
+    curves and keypoint weight maps) to ``work_dir``.
+
+    Args:
+        work_dir (str): Output folder; the dataset goes to
+            ``work_dir/data/photos``.
+        methods (Sequence[str], optional): Keys of :data:`DEMO_RUNS`; all of
+            them by default.
+        pretrain_epochs (int): Pre-training epochs (10 % warm-up), >= 2.
+        probe_epochs (int): Linear-probe epochs (1 warm-up), >= 2.
+        train_per_class (int): Training images per class.
+        val_per_class (int): Validation images per class.
+        seed (int): Seed of the dataset and of every run.
+        log (callable): Progress printer.
+
+    Returns:
+        list[dict]: One result per method (see
+        :func:`mmkamim.analysis.pretrain_and_probe`).
+    """
+    from ..visualization import draw_comparison
+
+    methods = list(methods or DEMO_RUNS)
+    unknown = [m for m in methods if m not in DEMO_RUNS]
+    if unknown:
+        raise ValueError(f'unknown demo methods {unknown}; choose from '
+                         f'{list(DEMO_RUNS)}')
+    if pretrain_epochs < 2 or probe_epochs < 2:
+        raise ValueError(
+            f'each stage needs >= 2 epochs (warm-up, then cosine), got '
+            f'pretrain_epochs={pretrain_epochs}, probe_epochs={probe_epochs}')
+    os.makedirs(work_dir, exist_ok=True)
+    data_root = osp.join(work_dir, 'data', 'photos')
+    written = make_photo_dataset(
+        data_root, train_per_class, val_per_class, seed=seed)
+    log(f'dataset: {written["train"]} training / {written["val"]} validation '
+        f'images of {len(PHOTO_NAMES)} photos in {data_root}')
+
+    pretrain_options = {
+        'train_dataloader.dataset.data_root': data_root,
+        **schedule_options(pretrain_epochs, max(1, pretrain_epochs // 10)),
+        'default_hooks.checkpoint.interval': pretrain_epochs,
+        # Log every iteration, so the loss curves hold every step.
+        'default_hooks.logger.interval': 1,
+    }
+    probe_options = {
+        'train_dataloader.dataset.data_root': data_root,
+        'val_dataloader.dataset.data_root': data_root,
+        'test_dataloader.dataset.data_root': data_root,
+        'train_cfg.val_interval': probe_epochs,
+        'default_hooks.checkpoint.interval': probe_epochs,
+        **schedule_options(probe_epochs, 1),
+    }
+    runs = [
+        dict(name=m, config=osp.join(REPO_CONFIGS, DEMO_RUNS[m]))
+        for m in methods
+    ]
+    results = compare(
+        runs,
+        osp.join(REPO_CONFIGS, DEMO_PROBE),
+        work_dir,
+        pretrain_options=pretrain_options,
+        probe_options=probe_options,
+        seed=seed,
+        log=log)
+    figure = osp.join(work_dir, 'comparison.png')
+    draw_comparison(
+        results,
+        weight_examples(data_root),
+        out_file=figure,
+        title=f'Embedded demo: {len(PHOTO_NAMES)} photo classes, '
+        f'{pretrain_epochs} pre-training + {probe_epochs} probe epochs')
+    log('\n' + markdown_table(results))
+    log(f'\nresults: {osp.join(work_dir, "results.json")}, figure: {figure}')
+    return results
