@@ -5,26 +5,7 @@ import torch
 from mmpretrain.models.heads import SimMIMHead
 from mmpretrain.registry import MODELS
 
-
-def expand_cells(grid: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Repeat a per-cell map to pixel resolution.
-
-    Args:
-        grid (torch.Tensor): Per-cell values (B, h, w).
-        height (int): Target height H, a multiple of h.
-        width (int): Target width W, a multiple of w.
-
-    Returns:
-        torch.Tensor: (B, 1, H, W), each cell covering H/h x W/w pixels.
-    """
-    rows, cols = grid.shape[-2:]
-    if height % rows or width % cols or height // rows != width // cols:
-        raise ValueError(
-            f'a {rows}x{cols} grid does not tile a {height}x{width} image '
-            f'with square cells')
-    cell = height // rows
-    return grid.repeat_interleave(cell, 1).repeat_interleave(
-        cell, 2).unsqueeze(1)
+from ..utils import expand_cells
 
 
 @MODELS.register_module()

@@ -10,9 +10,11 @@ from mmpretrain.registry import MODELS
 class WeightedPixelReconstructionLoss(PixelReconstructionLoss):
     """MMPretrain's ``PixelReconstructionLoss`` with an optional weight map.
 
-    ``loss = sum(mask * weight * penalty(pred, target)) / sum(mask) /
-    channel``, where the penalty is L1 or L2 per element. Without a weight it
-    is ``PixelReconstructionLoss``.
+    The L1 or L2 penalty of every element is multiplied by its weight, then
+    reduced as ``PixelReconstructionLoss`` does: (B, L, D) token losses are
+    averaged over D first (MAE), and with a mask the result is
+    ``sum(mask * loss) / sum(mask) / channel``. Without a weight it is
+    ``PixelReconstructionLoss``.
 
     Args:
         criterion (str): ``'L1'`` or ``'L2'``.
@@ -28,12 +30,13 @@ class WeightedPixelReconstructionLoss(PixelReconstructionLoss):
         """Compute the weighted reconstruction loss.
 
         Args:
-            pred (torch.Tensor): Prediction, e.g. (B, C, H, W).
+            pred (torch.Tensor): Prediction, (B, C, H, W) images or
+                (B, L, D) tokens.
             target (torch.Tensor): Target of the same shape.
-            mask (torch.Tensor, optional): 1 where the loss counts,
-                broadcastable to ``pred`` (e.g. (B, 1, H, W)).
+            mask (torch.Tensor, optional): 1 where the loss counts:
+                (B, 1, H, W) for images, (B, L) for tokens.
             weight (torch.Tensor, optional): Positive weights broadcastable to
-                ``pred`` (e.g. (B, 1, H, W)).
+                ``pred``.
 
         Returns:
             torch.Tensor: Scalar loss.
@@ -41,6 +44,8 @@ class WeightedPixelReconstructionLoss(PixelReconstructionLoss):
         if weight is None:
             return super().forward(pred, target, mask)
         loss = self.penalty(pred, target) * weight
+        if loss.dim() == 3:
+            loss = loss.mean(dim=-1)
         if mask is None:
             return loss.mean()
         return (loss * mask).sum() / mask.sum() / self.channel

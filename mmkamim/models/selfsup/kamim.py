@@ -6,27 +6,7 @@ from mmpretrain.models.selfsup import SimMIM
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-
-def stack_field(data_samples: List[DataSample], key: str,
-                device: torch.device) -> torch.Tensor:
-    """Stack a per-sample array field of the data samples into a batch.
-
-    Args:
-        data_samples (list[DataSample]): The batch's data samples.
-        key (str): Field name, e.g. ``'kp_weight'``.
-        device (torch.device): Device of the result.
-
-    Returns:
-        torch.Tensor: (B, ...) stacked values.
-    """
-    missing = [i for i, sample in enumerate(data_samples) if key not in sample]
-    if missing:
-        raise KeyError(
-            f'data samples {missing} have no {key!r}: add KeypointDensity to '
-            f"the pipeline and {key!r} to PackInputs' algorithm_keys")
-    return torch.stack([
-        torch.as_tensor(sample.get(key)) for sample in data_samples
-    ]).to(device)
+from ..utils import stack_field
 
 
 @MODELS.register_module()
