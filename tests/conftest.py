@@ -106,10 +106,16 @@ def tiny_demo_config(tmp_path, photo_dataset: str, base: str,
     trains 2 epochs on ``photo_dataset`` without worker processes."""
     path = tmp_path / f'tiny_{osp.splitext(osp.basename(base))[0]}.py'
     is_probe = 'linear' in base
-    model = (f"model = dict(backbone=dict(arch={TINY_ARCH}, out_indices=0), "
-             "head=dict(in_channels=32))" if is_probe else
-             f"model = dict(backbone=dict(arch={TINY_ARCH}), "
-             "neck=dict(in_channels=32))")
+    if is_probe:
+        model = (f"model = dict(backbone=dict(arch={TINY_ARCH}, "
+                 "out_indices=0), head=dict(in_channels=32))")
+    elif 'pixmim' in base:
+        model = (f"model = dict(backbone=dict(arch={TINY_ARCH}), "
+                 "neck=dict(embed_dim=32, decoder_embed_dim=32, "
+                 "decoder_depth=1, decoder_num_heads=2))")
+    else:
+        model = (f"model = dict(backbone=dict(arch={TINY_ARCH}), "
+                 "neck=dict(in_channels=32))")
     loaders = ['train_dataloader', 'val_dataloader', 'test_dataloader'
                ] if is_probe else ['train_dataloader']
     data = '\n'.join(

@@ -11,7 +11,9 @@ from mmengine.runner import Runner
 from mmpretrain.registry import MODELS, TRANSFORMS
 
 CONFIGS = sorted(
-    osp.basename(path) for path in glob.glob(osp.join(CONFIG_DIR, '*.py')))
+    osp.basename(path)
+    for path in glob.glob(osp.join(CONFIG_DIR, '*.py'))
+    if osp.basename(path).startswith(('kamim_', 'simmim_')))
 # Backbone parameters in millions, KAMIM paper section 4.1.2 / Table 1.
 PARAMS = {
     'vit-tiny': 5.5,

@@ -1,0 +1,9 @@
+# Keypoint-aware PixMIM ViT-B/16 at 192 px: every pixel's error weighted by
+# KAMIM's keypoint weight of its cell before the per-patch mean.
+_base_ = ['./pixmim_vit-base-p16_192.py']
+
+model = dict(
+    type='KeypointAwarePixMIM',
+    head=dict(
+        type='KeypointAwareMAEHead',
+        loss=dict(type='WeightedPixelReconstructionLoss')))

@@ -1,0 +1,113 @@
+import os.path as osp
+
+import pytest
+import torch
+from conftest import CONFIG_DIR
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmpretrain.registry import MODELS
+
+PUBLISHED = ('pixmim_vit-base-p16_8xb512-amp-coslr-300e_in1k.py',
+             'pixmim_vit-base-p16_8xb512-amp-coslr-800e_in1k.py')
+TWINS = ('mae_vit-base_8xb256_in1k.py', 'pixmim_vit-base_8xb256_in1k.py',
+         'kamae_vit-base_8xb256_in1k.py', 'kapixmim_vit-base_8xb256_in1k.py')
+
+
+def load(name):
+    return Config.fromfile(osp.join(CONFIG_DIR, name))
+
+
+def simple_resized_crop(pipeline, size):
+    steps = {step.type: step for step in pipeline}
+    assert steps['torchvision/Resize'].size == size
+    crop = steps['torchvision/RandomCrop']
+    assert (crop.size, crop.padding, crop.padding_mode) == (size, 4,
+                                                            'reflect')
+    assert steps['torchvision/RandomHorizontalFlip'].p == 0.5
+    assert 'RandomResizedCrop' not in steps
+
+
+@pytest.mark.parametrize('name,epochs', zip(PUBLISHED, (300, 800)))
+def test_published_pixmim(name, epochs):
+    cfg = load(name)
+    model = cfg.model
+    assert model.type == 'PixMIM'
+    assert model.target_generator == dict(
+        type='LowFreqTargetGenerator', radius=40)
+    assert (model.backbone.type, model.backbone.img_size,
+            model.backbone.mask_ratio) == ('MAEViT', 224, 0.75)
+    assert (model.neck.decoder_depth, model.neck.decoder_embed_dim,
+            model.neck.decoder_num_heads) == (8, 512, 16)
+    assert model.head.norm_pix
+    assert cfg.train_dataloader.batch_size == 512
+    assert cfg.optim_wrapper.optimizer.lr == pytest.approx(1.5e-4 * 16)
+    assert cfg.train_cfg.max_epochs == epochs
+    assert cfg.param_scheduler[0].end == 40
+    assert cfg.param_scheduler[1].end == epochs
+    simple_resized_crop(cfg.train_pipeline, 224)
+
+
+def test_twins_share_the_kamim_footing():
+    kamim = load('kamim_vit-base_8xb256_in1k.py')
+    for name in TWINS:
+        cfg = load(name)
+        for key in ('optim_wrapper', 'param_scheduler', 'train_cfg',
+                    'data_preprocessor', 'auto_scale_lr', 'custom_hooks'):
+            assert cfg[key] == kamim[key], (name, key)
+        assert cfg.train_dataloader.batch_size == 256
+        assert cfg.model.backbone.img_size == 192
+        assert cfg.model.neck.num_patches == 144
+        keypoints = name.startswith('ka')
+        steps = [step.type for step in cfg.train_pipeline]
+        assert ('KeypointDensity' in steps) == keypoints
+        if keypoints:
+            assert cfg.model.head.type == 'KeypointAwareMAEHead'
+            assert 'kp_weight' in cfg.train_pipeline[-1].algorithm_keys
+        if 'pixmim' in name:
+            # 40 bins at 224 px scaled to 192 px
+            assert cfg.model.target_generator.radius == round(40 * 192 / 224)
+            simple_resized_crop(
+                [s for s in cfg.train_pipeline
+                 if s.type != 'KeypointDensity'], 192)
+
+
+@pytest.mark.parametrize('name', PUBLISHED + TWINS)
+def test_configs_build(name):
+    init_default_scope('mmpretrain')
+    model = MODELS.build(load(name).model)
+    params = sum(p.numel() for p in model.backbone.parameters()) / 1e6
+    assert 85 < params < 87  # ViT-B/16
+
+
+@pytest.mark.parametrize(
+    'name', [PUBLISHED[0], 'kamae_vit-base_8xb256_in1k.py',
+             'kapixmim_vit-base_8xb256_in1k.py'])
+def test_runner_iterations_on_cpu(tmp_path, image_folder, name):
+    config = tmp_path / f'tiny_{name}'
+    config.write_text(f"""
+_base_ = [{osp.join(CONFIG_DIR, name)!r}]
+model = dict(
+    backbone=dict(arch=dict(_delete_=True, embed_dims=32, num_layers=2,
+                            num_heads=2, feedforward_channels=64)),
+    neck=dict(embed_dim=32, decoder_embed_dim=32, decoder_depth=1,
+              decoder_num_heads=2))
+train_dataloader = dict(
+    batch_size=2, num_workers=0, persistent_workers=False, pin_memory=False,
+    dataset=dict(_delete_=True, type='CustomDataset',
+                 data_root={image_folder!r}, with_label=False,
+                 pipeline={{{{_base_.train_pipeline}}}}))
+# AmpOptimWrapper (the published config's) needs CUDA.
+optim_wrapper = dict(_delete_=True, type='OptimWrapper',
+                     optimizer=dict(type='AdamW', lr=1e-4))
+param_scheduler = []
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=2)
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(interval=2, by_epoch=False))
+resume = False
+work_dir = {str(tmp_path / 'work')!r}
+""")
+    runner = Runner.from_cfg(Config.fromfile(str(config)))
+    runner.train()
+    losses = runner.message_hub.get_scalar('train/loss').data[0]
+    assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
