@@ -1,11 +1,11 @@
-"""KAMIM against SimMIM on an embedded dataset, with nothing downloaded.
+"""KAMIM, SimMIM and PixMIM on an embedded dataset, nothing downloaded.
 
 Builds a labelled dataset from the photos scikit-image ships (18 classes,
 one per photo; training and validation crops from disjoint parts of each
 photo), pre-trains the same small ViT with each method under identical
 settings, linear-probes each, prints a side-by-side table and writes
 results.json, results.md and comparison.png (loss curves, keypoint weight
-maps) to the work dir. About 7 minutes on 2 CPU cores.
+maps) to the work dir. About 9 minutes on 2 CPU cores.
 
 Example:
     python tools/demo.py --work-dir work_dirs/demo

@@ -1,3 +1,10 @@
-from .compare import compare, markdown_table, pretrain_and_probe
+from .compare import (
+    compare,
+    keypoint_examples,
+    markdown_table,
+    pretrain_and_probe,
+)
 
-__all__ = ['compare', 'markdown_table', 'pretrain_and_probe']
+__all__ = [
+    'compare', 'keypoint_examples', 'markdown_table', 'pretrain_and_probe'
+]

@@ -186,10 +186,13 @@ def compare(runs: Sequence[Dict[str, str]],
             probe_options: Optional[dict] = None,
             seed: int = 0,
             nproc: int = 1,
+            examples: Sequence[dict] = (),
+            title: str = 'Pre-training comparison',
             log: Callable[[str], None] = print) -> List[dict]:
     """Pre-train and probe every run with the same data, seed and overrides.
 
-    Writes ``results.json`` and ``results.md`` to ``work_dir``.
+    Writes ``results.json``, ``results.md`` and ``comparison.png`` (loss
+    curves, and keypoint weight maps of ``examples``) to ``work_dir``.
 
     Args:
         runs (Sequence[dict]): Each ``dict(name=..., config=...)``.
@@ -201,11 +204,15 @@ def compare(runs: Sequence[Dict[str, str]],
         probe_options (dict, optional): ``--cfg-options`` for every probe.
         seed (int): Random seed of every stage.
         nproc (int): Processes per stage.
+        examples (Sequence[dict]): Images with keypoint maps and weights
+            for the figure (see :func:`keypoint_examples`).
+        title (str): Figure title.
         log (callable): Progress printer.
 
     Returns:
         list[dict]: One :func:`pretrain_and_probe` result per run.
     """
+    from ..visualization import draw_comparison
     names = [run['name'] for run in runs]
     if len(set(names)) != len(names):
         raise ValueError(f'run names must be unique, got {names}')
@@ -230,4 +237,43 @@ def compare(runs: Sequence[Dict[str, str]],
             indent=2)
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
         f.write(markdown_table(results) + '\n')
+    draw_comparison(
+        results,
+        examples,
+        out_file=osp.join(work_dir, 'comparison.png'),
+        title=title)
     return results
+
+
+def keypoint_examples(images: Sequence[str],
+                      size: int = 192,
+                      **density_kwargs) -> List[dict]:
+    """Keypoint maps and weights of image files, for the comparison figure.
+
+    Args:
+        images (Sequence[str]): Image files.
+        size (int): Side the images are resized to, in pixels.
+        **density_kwargs: ``KeypointDensity`` arguments (KAMIM's defaults:
+            FAST, w_ps 8, T 0.25).
+
+    Returns:
+        list[dict]: ``img`` (BGR), ``keypoint_map``, ``kp_weight`` and
+        ``title`` of every image.
+    """
+    import cv2
+
+    from ..datasets.transforms import KeypointDensity
+    density = KeypointDensity(**density_kwargs)
+    examples = []
+    for path in images:
+        img = cv2.imread(path)
+        if img is None:
+            raise FileNotFoundError(f'cannot read image {path}')
+        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+        examples.append(
+            dict(
+                img=img,
+                keypoint_map=density.keypoint_map(img),
+                kp_weight=density(dict(img=img))['kp_weight'],
+                title=f'{osp.basename(path)} ({size} px)'))
+    return examples

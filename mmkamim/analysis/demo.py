@@ -1,4 +1,4 @@
-"""The embedded demo: KAMIM against SimMIM on photos shipped by scikit-image.
+"""The embedded demo: KAMIM, SimMIM and PixMIM on photos scikit-image ships.
 
 Nothing is downloaded. The dataset (18 classes, one per photo, training and
 validation crops from disjoint parts of each photo) is described in
@@ -8,11 +8,8 @@ import os
 import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence
 
-import cv2
-
 from ..datasets.sample_photos import PHOTO_NAMES, make_photo_dataset
-from ..datasets.transforms import KeypointDensity
-from .compare import compare, markdown_table
+from .compare import compare, keypoint_examples, markdown_table
 
 REPO_CONFIGS = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
@@ -21,9 +18,11 @@ REPO_CONFIGS = osp.join(
 DEMO_RUNS: Dict[str, str] = {
     'SimMIM': 'demo/simmim_vit-micro_1xb32_photos-96px.py',
     'KAMIM': 'demo/kamim_vit-micro_1xb32_photos-96px.py',
+    'PixMIM': 'demo/pixmim_vit-micro_1xb32_photos-96px.py',
 }
 DEMO_PROBE = 'demo/vit-micro-p16_1xb32-linear_photos-96px.py'
-# Photos whose keypoint weights the figure shows.
+# Validation photos whose keypoint weights the figure shows (at 192 px, with
+# KAMIM's settings: FAST, w_ps 8, T 0.25).
 EXAMPLE_PHOTOS = ('astronaut', 'coffee', 'brick')
 
 
@@ -37,23 +36,6 @@ def schedule_options(epochs: int, warmup: int) -> dict:
         'param_scheduler.1.T_max': epochs - warmup,
         'param_scheduler.1.end': epochs,
     }
-
-
-def weight_examples(data_root: str, size: int = 192) -> List[dict]:
-    """Keypoint maps and weights of a few validation photos at ``size`` px,
-    with the demo KAMIM's settings (FAST, w_ps 8, T 0.25)."""
-    density = KeypointDensity()
-    examples = []
-    for name in EXAMPLE_PHOTOS:
-        img = cv2.imread(osp.join(data_root, 'val', name, '000.png'))
-        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-        examples.append(
-            dict(
-                img=img,
-                keypoint_map=density.keypoint_map(img),
-                kp_weight=density(dict(img=img))['kp_weight'],
-                title=f'{name} ({size} px)'))
-    return examples
 
 
 def run_demo(work_dir: str = 'work_dirs/demo',
@@ -85,8 +67,6 @@ def run_demo(work_dir: str = 'work_dirs/demo',
         list[dict]: One result per method (see
         :func:`mmkamim.analysis.pretrain_and_probe`).
     """
-    from ..visualization import draw_comparison
-
     methods = list(methods or DEMO_RUNS)
     unknown = [m for m in methods if m not in DEMO_RUNS]
     if unknown:
@@ -122,6 +102,9 @@ def run_demo(work_dir: str = 'work_dirs/demo',
         dict(name=m, config=osp.join(REPO_CONFIGS, DEMO_RUNS[m]))
         for m in methods
     ]
+    examples = keypoint_examples([
+        osp.join(data_root, 'val', name, '000.png') for name in EXAMPLE_PHOTOS
+    ])
     results = compare(
         runs,
         osp.join(REPO_CONFIGS, DEMO_PROBE),
@@ -129,14 +112,11 @@ def run_demo(work_dir: str = 'work_dirs/demo',
         pretrain_options=pretrain_options,
         probe_options=probe_options,
         seed=seed,
-        log=log)
-    figure = osp.join(work_dir, 'comparison.png')
-    draw_comparison(
-        results,
-        weight_examples(data_root),
-        out_file=figure,
+        examples=examples,
         title=f'Embedded demo: {len(PHOTO_NAMES)} photo classes, '
-        f'{pretrain_epochs} pre-training + {probe_epochs} probe epochs')
+        f'{pretrain_epochs} pre-training + {probe_epochs} probe epochs',
+        log=log)
     log('\n' + markdown_table(results))
-    log(f'\nresults: {osp.join(work_dir, "results.json")}, figure: {figure}')
+    log(f'\nresults: {osp.join(work_dir, "results.json")}, figure: '
+        f'{osp.join(work_dir, "comparison.png")}')
     return results

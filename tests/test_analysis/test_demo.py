@@ -15,12 +15,13 @@ def test_demo_runs_end_to_end_in_reduced_mode(tmp_path):
         train_per_class=3,
         val_per_class=2,
         log=lines.append)
-    assert [r['name'] for r in results] == ['SimMIM', 'KAMIM']
+    assert [r['name'] for r in results] == ['SimMIM', 'KAMIM', 'PixMIM']
     for result in results:
         assert 0 <= result['top1'] <= 100 and result['loss']
         assert result['pretrain_seconds'] > 0 and result['probe_seconds'] > 0
     saved = json.loads((tmp_path / 'results.json').read_text())
-    assert [r['name'] for r in saved['runs']] == ['SimMIM', 'KAMIM']
+    assert [r['name']
+            for r in saved['runs']] == ['SimMIM', 'KAMIM', 'PixMIM']
     assert (tmp_path / 'results.md').read_text().count('|') > 10
     assert osp.getsize(tmp_path / 'comparison.png') > 10_000
     # Progress is reported per stage, and the table is printed at the end.
