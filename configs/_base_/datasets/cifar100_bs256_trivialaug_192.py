@@ -1,54 +1,12 @@
-# CIFAR100 with the evaluation recipe of imagenet_bs256_trivialaug_192.py: the
-# 32 px images are resized to 192 px, ImageNet normalisation, as in the
-# released code. MMPretrain's CIFAR100 reads the python version of the data
-# set,
-# data/cifar100/cifar-100-batches-py/ (or cifar-100-python/); nothing is
-# downloaded.
-_base_ = ['./imagenet_bs256_trivialaug_192.py']
+# CIFAR-100 with the recipe of cifar10_bs256_trivialaug_192.py. MMPretrain's
+# CIFAR100 reads the python version of the data set,
+# data/cifar100/cifar-100-python/; nothing is downloaded.
+_base_ = ['./cifar10_bs256_trivialaug_192.py']
 
-dataset_type = 'CIFAR100'
-data_root = 'data/cifar100/'
-num_classes = 100
-img_size = 192
-
-data_preprocessor = dict(num_classes=num_classes)
-
-# MMPretrain's CIFAR datasets give RGB arrays: no file loading, no swap.
-train_pipeline = [
-    dict(type='Resize', scale=(img_size, img_size)),
-    dict(type='NumpyToPIL', to_rgb=False),
-    dict(type='torchvision/TrivialAugmentWide', num_magnitude_bins=31),
-    dict(type='torchvision/PILToTensor'),
-    dict(
-        type='torchvision/RandomErasing',
-        p=0.5,
-        scale=(0.02, 0.33),
-        ratio=(0.3, 3.3),
-        value=0),
-    dict(type='PackInputs'),
-]
-
-test_pipeline = [
-    dict(type='Resize', scale=(img_size, img_size)),
-    dict(type='NumpyToPIL', to_rgb=False),
-    dict(type='torchvision/PILToTensor'),
-    dict(type='PackInputs'),
-]
+data_preprocessor = dict(num_classes=100)
 
 train_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        download=False,
-        pipeline=train_pipeline))
+    dataset=dict(type='CIFAR100', data_root='data/cifar100/'))
 val_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        download=False,
-        pipeline=test_pipeline))
+    dataset=dict(type='CIFAR100', data_root='data/cifar100/'))
 test_dataloader = val_dataloader

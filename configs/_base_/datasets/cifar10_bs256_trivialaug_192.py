@@ -1,8 +1,7 @@
-# CIFAR10 with the evaluation recipe of imagenet_bs256_trivialaug_192.py: the
+# CIFAR-10 with the evaluation recipe of imagenet_bs256_trivialaug_192.py: the
 # 32 px images are resized to 192 px, ImageNet normalisation, as in the
-# released code. MMPretrain's CIFAR10 reads the python version of the data set,
-# data/cifar10/cifar-10-batches-py/ (or cifar-100-python/); nothing is
-# downloaded.
+# released code. MMPretrain's CIFAR10 reads the python version of the data
+# set, data/cifar10/cifar-10-batches-py/; nothing is downloaded.
 _base_ = ['./imagenet_bs256_trivialaug_192.py']
 
 dataset_type = 'CIFAR10'

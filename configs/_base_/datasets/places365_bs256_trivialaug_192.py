@@ -1,28 +1,11 @@
-# Places365-Standard with the evaluation recipe of
-# imagenet_bs256_trivialaug_192.py,
+# Places365-Standard with the recipe of inat2021_bs256_trivialaug_192.py,
 # read by MMPretrain's CustomDataset (MMPretrain has no class for it).
 # Layout: data/places365/{train,val}/<category>/<image>.jpg, one folder per
 # category (365 categories).
-_base_ = ['./imagenet_bs256_trivialaug_192.py']
+_base_ = ['./inat2021_bs256_trivialaug_192.py']
 
-dataset_type = 'CustomDataset'
-data_root = 'data/places365/'
-num_classes = 365
+data_preprocessor = dict(num_classes=365)
 
-data_preprocessor = dict(num_classes=num_classes)
-
-train_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix='train',
-        pipeline={{_base_.train_pipeline}}))
-val_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix='val',
-        pipeline={{_base_.test_pipeline}}))
+train_dataloader = dict(dataset=dict(data_root='data/places365/'))
+val_dataloader = dict(dataset=dict(data_root='data/places365/'))
 test_dataloader = val_dataloader

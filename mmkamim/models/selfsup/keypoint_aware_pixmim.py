@@ -1,6 +1,4 @@
 """PixMIM with KAMIM's keypoint weighting."""
-from typing import List, Optional, Union
-
 from mmpretrain.registry import MODELS
 
 from .keypoint_aware_mae import KeypointAwareMAE
@@ -16,19 +14,6 @@ class KeypointAwarePixMIM(KeypointAwareMAE):
     weight.
     """
 
-    def __init__(self,
-                 backbone: dict,
-                 neck: dict,
-                 head: dict,
-                 target_generator: dict,
-                 pretrained: Optional[str] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
-        super().__init__(
-            backbone=backbone,
-            neck=neck,
-            head=head,
-            target_generator=target_generator,
-            pretrained=pretrained,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
+    def __init__(self, *args, target_generator: dict, **kwargs) -> None:
+        # The same arguments as MAE, with the target generator required.
+        super().__init__(*args, target_generator=target_generator, **kwargs)

@@ -1,5 +1,5 @@
 """PixMIM: MAE with low-frequency targets."""
-from typing import Dict, List, Optional, Union
+from typing import Dict, List
 
 import torch
 from mmpretrain.models.selfsup import MAE
@@ -23,25 +23,13 @@ class PixMIM(MAE):
         neck (dict): Decoder config (``MAEPretrainDecoder``).
         head (dict): Head config (``MAEPretrainHead``).
         target_generator (dict): Target generator config.
-        **kwargs: Other ``MAE`` / ``BaseSelfSupervisor`` arguments.
+        **kwargs: Other ``MAE`` arguments (``pretrained``,
+            ``data_preprocessor``, ``init_cfg``).
     """
 
-    def __init__(self,
-                 backbone: dict,
-                 neck: dict,
-                 head: dict,
-                 target_generator: dict,
-                 pretrained: Optional[str] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
-        super().__init__(
-            backbone=backbone,
-            neck=neck,
-            head=head,
-            target_generator=target_generator,
-            pretrained=pretrained,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
+    def __init__(self, *args, target_generator: dict, **kwargs) -> None:
+        # The same arguments as MAE, with the target generator required.
+        super().__init__(*args, target_generator=target_generator, **kwargs)
 
     def loss(self, inputs: torch.Tensor, data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
