@@ -144,10 +144,7 @@ class KeypointDensity(BaseTransform):
         # Build the detector now so that bad keyword arguments fail at
         # construction, not in a dataloader worker.
         self._detector = self._build_detector()
-        exp_density = self._exp_table()
-        # _weights[m][k]: the weight of a cell with k keypoint pixels in an
-        # image whose emptiest cell has m.
-        self._weights = exp_density[None, :] / exp_density[:, None]
+        self._exp_density = self._exp_table()
 
     def _build_detector(self):
         return _DETECTORS[self.detector](**self.detector_kwargs)
@@ -230,7 +227,8 @@ class KeypointDensity(BaseTransform):
                 f'KeypointDensity: image size {height}x{width} is not '
                 f'divisible by patch_size={ps}')
         counts = cell_counts(self.keypoint_map(img), ps)
-        results['kp_weight'] = self._weights[counts.min()][counts]
+        exp_density = self._exp_density[counts]
+        results['kp_weight'] = exp_density / self._exp_density[counts.min()]
         return results
 
     def __repr__(self) -> str:
