@@ -133,7 +133,10 @@ def test_detector_kwargs_reach_opencv(photo_crops):
     strict = KeypointDensity(detector_kwargs=dict(threshold=60))
     assert strict.keypoint_map(img).sum() < default
     few = KeypointDensity(detector='orb', detector_kwargs=dict(nfeatures=20))
-    assert few.keypoint_map(img).sum() <= 20 * 60
+    few_pixels = few.keypoint_map(img).sum()
+    # At most 20 rings of <= 60 pixels, far fewer than ORB's default 500.
+    assert few_pixels <= 20 * 60
+    assert few_pixels < KeypointDensity(detector='orb').keypoint_map(img).sum()
     with pytest.raises(Exception, match='no_such_option'):
         KeypointDensity(detector_kwargs=dict(no_such_option=1))
 
