@@ -8,8 +8,3 @@ _base_ = [
     '../_base_/schedules/eval_bs2048_adamw_coslr-100e-warmup10e.py',
     '../_base_/eval_runtime.py',
 ]
-
-# Layer-wise lr decay 0.65 (released code).
-optim_wrapper = dict(
-    constructor='LearningRateDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.65))

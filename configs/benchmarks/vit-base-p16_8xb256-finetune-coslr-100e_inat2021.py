@@ -8,8 +8,3 @@ _base_ = [
 ]
 
 model = dict(head=dict(num_classes=10000))
-
-# Layer-wise lr decay 0.65 (released code).
-optim_wrapper = dict(
-    constructor='LearningRateDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.65))

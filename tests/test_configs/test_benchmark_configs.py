@@ -10,7 +10,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
-from mmkamim.engine.hooks.check_pretrained_hook import match_backbone_keys
+from mmkamim.engine.hooks.check_pretrained_hook import check_backbone_weights
 
 BENCHMARKS = sorted(
     osp.basename(p)
@@ -31,6 +31,12 @@ def test_every_backbone_has_probe_ln_probe_and_finetune():
         for mode in ('linear', 'finetune'):
             assert f'vit-base-p16_8xb256-{mode}-coslr-100e_{data}.py' in \
                 BENCHMARKS
+    # Beside every fine-tune config, its layer-decay / drop-path variant.
+    finetunes = [n for n in BENCHMARKS if '-finetune-coslr-' in n]
+    variants = [n for n in BENCHMARKS if '-finetune-lrdecay-droppath-' in n]
+    assert len(finetunes) == 9 and sorted(variants) == sorted(
+        n.replace('-finetune-', '-finetune-lrdecay-droppath-')
+        for n in finetunes)
 
 
 @pytest.mark.parametrize('name', BENCHMARKS)
@@ -41,6 +47,8 @@ def test_benchmark_follows_the_paper(name):
             tuple(optim.betas)) == ('AdamW', 5e-3, 0.05, (0.9, 0.999))
     warmup, cosine = cfg.param_scheduler
     assert (warmup.end, cosine.begin, cosine.end) == (10, 10, 110)
+    # Released scripts: plain AdamW on every parameter, clipping at 1.0.
+    assert cfg.optim_wrapper.clip_grad == dict(max_norm=1.0)
     assert cfg.train_cfg.max_epochs == 110
     assert cfg.train_dataloader.batch_size * 8 == 2048
     steps = {s.type: s for s in cfg.train_pipeline}
@@ -63,11 +71,20 @@ def test_benchmark_follows_the_paper(name):
                                  'LinearProbeSwin')
         assert (backbone.out_indices == 7) if vit else \
             tuple(backbone.out_indices) == (3, )
+        if not vit:
+            assert backbone.out_norm is False
         assert cfg.model.neck.type == ('LayerNormNeck' if '-linear-ln' in name
                                        else 'GlobalAveragePooling')
-    else:
+        if '-linear-ln' in name:
+            assert cfg.model.neck.get('mode', 'tokens') == 'tokens'
+            assert cfg.model.neck.num_tokens == (144 if vit else 36)
+    elif '-lrdecay-droppath-' in name:
         assert backbone.drop_path_rate == 0.1
         assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == 0.65
+    else:
+        assert backbone.drop_path_rate == 0.0
+        assert 'paramwise_cfg' not in cfg.optim_wrapper
+        assert 'constructor' not in cfg.optim_wrapper
     init_default_scope('mmpretrain')
     cfg.model.backbone.init_cfg = None
     model = MODELS.build(cfg.model)
@@ -127,10 +144,11 @@ def probe_runner(tmp_path, photo_dataset, checkpoint):
 def test_kamim_checkpoint_fills_every_probe_weight(tmp_path, photo_dataset,
                                                    kamim_checkpoint):
     runner = probe_runner(tmp_path, photo_dataset, kamim_checkpoint)
-    matched, missing = match_backbone_keys(runner.model.backbone,
-                                           kamim_checkpoint, 'backbone.')
-    assert missing == []
-    assert len(matched) == len(runner.model.backbone.state_dict())
+    state = torch.load(kamim_checkpoint, weights_only=True)['state_dict']
+    fill = check_backbone_weights(runner.model.backbone, state, 'backbone.')
+    assert fill.missing == fill.mismatched == fill.allowed == []
+    assert len(fill.filled) == len(
+        list(runner.model.backbone.parameters()))
 
 
 def test_probe_trains_only_the_head(tmp_path, photo_dataset,
@@ -161,7 +179,7 @@ def test_probe_refuses_a_checkpoint_of_another_model(tmp_path,
             for k, v in SwinTransformer(arch='tiny').state_dict().items()
         }), swin)
     runner = probe_runner(tmp_path, photo_dataset, str(swin))
-    with pytest.raises(ValueError, match='none of the .* backbone weights'):
+    with pytest.raises(ValueError, match='does not fill the LinearProbeViT'):
         runner.train()
 
 

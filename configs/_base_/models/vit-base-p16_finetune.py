@@ -1,7 +1,8 @@
-# Fine-tuning of a pre-trained ViT-B/16 (KAMIM paper 4.1, released code):
-# the whole network with stochastic depth 0.1, the final-normed patch tokens
-# average-pooled, one linear layer (layer-wise lr decay 0.65 is set in the
-# configs/benchmarks files). Set the pre-training checkpoint with
+# Fine-tuning of a pre-trained ViT-B/16 as the released scripts ran it: the
+# whole network, no stochastic depth, the final-normed patch tokens
+# average-pooled, one linear layer. norm_cfg is spelled out so that
+# `--cfg-options model.backbone.norm_cfg.eps=1e-12` can match a checkpoint
+# converted from Hugging Face's ViT. Set the pre-training checkpoint with
 #   --cfg-options model.backbone.init_cfg.checkpoint=PATH
 model = dict(
     type='ImageClassifier',
@@ -10,7 +11,8 @@ model = dict(
         arch='base',
         img_size=192,
         patch_size=16,
-        drop_path_rate=0.1,
+        drop_path_rate=0.0,
+        norm_cfg=dict(type='LN', eps=1e-6),
         out_type='featmap',
         init_cfg=dict(type='Pretrained', checkpoint=None, prefix='backbone.')),
     neck=dict(type='GlobalAveragePooling'),
@@ -19,4 +21,3 @@ model = dict(
         num_classes=1000,
         in_channels=768,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
-

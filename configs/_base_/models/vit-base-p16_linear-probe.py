@@ -1,6 +1,8 @@
-# Linear probe of a pre-trained ViT-B/16 (KAMIM paper 4.1): the frozen
-# backbone's 8th block, its patch tokens average-pooled (no LayerNorm), one
-# linear layer. Set the pre-training checkpoint with
+# Linear probe of a pre-trained ViT-B/16 (KAMIM paper 4.1, released code):
+# the frozen backbone's 8th block (before any final LayerNorm), its patch
+# tokens average-pooled, one linear layer. norm_cfg is spelled out so that
+# `--cfg-options model.backbone.norm_cfg.eps=1e-12` can match a checkpoint
+# converted from Hugging Face's ViT. Set the pre-training checkpoint with
 #   --cfg-options model.backbone.init_cfg.checkpoint=PATH
 model = dict(
     type='ImageClassifier',
@@ -10,6 +12,7 @@ model = dict(
         img_size=192,
         patch_size=16,
         out_indices=7,
+        norm_cfg=dict(type='LN', eps=1e-6),
         init_cfg=dict(type='Pretrained', checkpoint=None, prefix='backbone.')),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

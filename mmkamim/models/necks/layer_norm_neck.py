@@ -1,48 +1,76 @@
-"""Average pooling and LayerNorm before a linear probe."""
-from typing import Tuple
+"""LayerNorm and average pooling before a linear probe."""
+from typing import Optional, Tuple
 
 import torch
 from mmengine.model import BaseModule
-from mmpretrain.models.necks import GlobalAveragePooling
 from mmpretrain.registry import MODELS
 from torch import nn
 
 
 @MODELS.register_module()
 class LayerNormNeck(BaseModule):
-    """Global average pooling followed by a LayerNorm over channels.
+    """A LayerNorm and global average pooling of feature maps.
 
-    KAMIM's Table 5 probes with a LayerNorm between the average pooling and
-    the linear layer; this neck replaces ``GlobalAveragePooling`` for that.
+    KAMIM's Table 5 probes with a LayerNorm before the linear layer. The
+    only LayerNorm probe in the released code normalises each image's
+    (C, N) token matrix jointly, with a learnt scale and shift per channel
+    and token (``nn.LayerNorm([C, N])``, PyTorch's eps 1e-5), and then
+    averages the tokens; that is ``mode='tokens'``, the default. No released
+    script instantiates it, so Table 5's exact variant is not known;
+    ``mode='channels'`` averages first and normalises the (C,) vector
+    instead.
 
     Args:
         in_channels (int): Number of channels C.
-        avg_pool (bool): Average-pool (B, C, H, W) maps to (B, C) first.
-            Defaults to True.
-        eps (float): LayerNorm epsilon. Defaults to 1e-6.
+        num_tokens (int, optional): Number of tokens N = H x W of the maps
+            (e.g. 144 for a ViT/16 at 192 px, 36 for Swin's last stage).
+            Required for ``mode='tokens'``.
+        mode (str): ``'tokens'`` (normalise over channels and tokens, then
+            pool) or ``'channels'`` (pool, then normalise over channels).
+            Defaults to ``'tokens'``.
+        eps (float): LayerNorm epsilon. Defaults to 1e-5.
         init_cfg (dict, optional): Initialisation config.
     """
 
     def __init__(self,
                  in_channels: int,
-                 avg_pool: bool = True,
-                 eps: float = 1e-6,
-                 init_cfg: dict = None) -> None:
+                 num_tokens: Optional[int] = None,
+                 mode: str = 'tokens',
+                 eps: float = 1e-5,
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.pool = GlobalAveragePooling() if avg_pool else None
-        self.norm = nn.LayerNorm(in_channels, eps=eps)
+        if mode == 'tokens':
+            if not num_tokens:
+                raise ValueError("mode='tokens' needs num_tokens, the H x W "
+                                 'of the feature maps')
+            self.norm = nn.LayerNorm([in_channels, num_tokens], eps=eps)
+        elif mode == 'channels':
+            self.norm = nn.LayerNorm(in_channels, eps=eps)
+        else:
+            raise ValueError(
+                f"mode must be 'tokens' or 'channels', got {mode!r}")
+        self.mode = mode
 
     def forward(self,
                 inputs: Tuple[torch.Tensor, ...]) -> Tuple[torch.Tensor, ...]:
-        """Pool (if set) and normalise each feature of ``inputs``.
+        """Normalise and pool each feature map of ``inputs``.
 
         Args:
-            inputs (tuple[torch.Tensor]): (B, C, H, W) maps, or (B, C)
-                features when ``avg_pool`` is False.
+            inputs (tuple[torch.Tensor]): (B, C, H, W) feature maps.
 
         Returns:
-            tuple[torch.Tensor]: (B, C) normalised features.
+            tuple[torch.Tensor]: (B, C) features.
         """
-        if self.pool is not None:
-            inputs = self.pool(inputs)
-        return tuple(self.norm(x) for x in inputs)
+        outs = []
+        for x in inputs:
+            tokens = x.flatten(2)
+            if self.mode == 'channels':
+                outs.append(self.norm(tokens.mean(-1)))
+                continue
+            if tokens.shape[1:] != self.norm.normalized_shape:
+                raise ValueError(
+                    f'LayerNormNeck expects (C, N) = '
+                    f'{tuple(self.norm.normalized_shape)} per image, got '
+                    f'{tuple(x.shape[1:])}: set num_tokens to H x W')
+            outs.append(self.norm(tokens).mean(-1))
+        return tuple(outs)

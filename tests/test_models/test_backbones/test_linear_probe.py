@@ -38,13 +38,26 @@ def test_probes_stay_frozen_and_in_eval_mode():
         assert not out.requires_grad
 
 
-def test_swin_probe_matches_swin_transformer():
+def test_swin_probe_reads_the_last_stage_before_its_norm():
     torch.manual_seed(0)
     full = SwinTransformer(
         arch='tiny', img_size=64, drop_path_rate=0.0, pad_small_map=True)
     probe = LinearProbeSwin(
         arch='tiny', img_size=64, drop_path_rate=0.0, pad_small_map=True)
-    probe.load_state_dict(full.state_dict())
+    normed = LinearProbeSwin(
+        arch='tiny', img_size=64, drop_path_rate=0.0, pad_small_map=True,
+        out_norm=True)
+    with torch.no_grad():
+        full.norm3.weight.normal_()
+        full.norm3.bias.normal_()
+    result = probe.load_state_dict(full.state_dict(), strict=False)
+    assert result.unexpected_keys == ['norm3.weight', 'norm3.bias']
+    assert result.missing_keys == []
+    normed.load_state_dict(full.state_dict())
     full.eval()
     x = torch.randn(1, 3, 64, 64)
-    torch.testing.assert_close(probe(x)[0], full(x)[0])
+    raw = probe(x)[0]
+    # The default is the released probe's feature: no final LayerNorm.
+    torch.testing.assert_close(
+        full.norm3(raw.permute(0, 2, 3, 1)).permute(0, 3, 1, 2), full(x)[0])
+    torch.testing.assert_close(normed(x)[0], full(x)[0])
