@@ -63,6 +63,26 @@ def test_pixel_weights_follow_patch_layout():
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_half_precision_inputs_outside_autocast_give_the_exact_loss(dtype):
+    """Prediction, target and T = 0.1 weights (up to e^10 = 22026) in half
+    precision with no autocast, as from a model cast with .half(): the
+    head's float32 computation gives the float64 value."""
+    torch.manual_seed(0)
+    target = torch.randn(2, 3, 64, 64).to(dtype)
+    pred = (3 * torch.randn(2, 16, 16 * 16 * 3)).to(dtype)
+    mask = (torch.rand(2, 16) > 0.25).float()
+    weight = torch.ones(2, 8, 8)
+    weight[:, ::2] = 22026.0
+    weight = weight.to(dtype)
+    _, ours = heads()
+    loss = ours.loss(pred, target, mask, weight)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    reference = ours.loss(pred.double(), target.double(), mask.double(),
+                          weight.double())
+    assert loss.item() == pytest.approx(reference.item(), rel=1e-5)
+
+
 def test_float32_under_autocast():
     target = torch.randn(1, 3, 32, 32)
     pred = torch.randn(1, 4, 768, dtype=torch.bfloat16)
