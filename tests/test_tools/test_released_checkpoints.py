@@ -1,0 +1,85 @@
+"""The released checkpoints' metafile, and the commands printed from it."""
+import glob
+import importlib.util
+import os.path as osp
+import shlex
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import modelindex
+from conftest import REPO_ROOT
+from mmengine.config import Config, DictAction
+
+TOOL = osp.join(REPO_ROOT, 'tools', 'model_converters',
+                'released_checkpoints.py')
+METAFILE = osp.join(REPO_ROOT, 'configs', 'metafile.yml')
+
+
+def tool():
+    spec = importlib.util.spec_from_file_location('released_checkpoints',
+                                                  TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_metafile_lists_the_ten_released_checkpoints():
+    index = modelindex.load(METAFILE)  # what `mim` reads
+    assert len(index.models) == 10
+    archs = sorted(m.data['Converter Arch'] for m in index.models)
+    assert archs == sorted(2 * ['vit-tiny', 'vit-small', 'vit-base',
+                                'swin-tiny', 'swin-base'])
+    for model in index.models:
+        assert model.data['Results Source'].startswith('reported')
+        for key in ('Linear Probe Config', 'Fine-tune Config'):
+            assert osp.isfile(osp.join(REPO_ROOT, model.data[key]))
+        assert osp.isfile(osp.join(REPO_ROOT, model.config))
+
+
+def test_commands_convert_then_probe_and_finetune_without_editing():
+    module = tool()
+    for model in module.load_models():
+        convert, probe, finetune = module.commands(model, 'dl', 'wd', 8)
+        assert convert.split()[-1] == model['Converter Arch']
+        converted = f'wd/{model["Name"]}.pth'
+        assert convert.split()[2:4] == [f'dl/{model["Name"]}.pth', converted]
+        for command in (probe, finetune):
+            words = shlex.split(command)
+            assert words[0] == 'tools/dist_train.sh'
+            cfg = Config.fromfile(osp.join(REPO_ROOT, words[1]))
+            options = words[words.index('--cfg-options') + 1:]
+            parsed = SimpleNamespace()
+            DictAction(option_strings=[], dest='x')(None, parsed, options)
+            cfg.merge_from_dict(parsed.x)
+            backbone = cfg.model.backbone
+            assert backbone.init_cfg.checkpoint == converted
+            if model['Converter Arch'].startswith('vit'):
+                # Hugging Face's ViT LayerNorm, on top of a complete norm_cfg.
+                assert backbone.norm_cfg == dict(type='LN', eps=1e-12)
+
+
+def test_reported_figures_live_only_in_the_metafile():
+    figures = []
+    for model in tool().load_models():
+        metrics = model['Results'][0]['Metrics']
+        figures += [f'{value:.2f}' for value in metrics.values()]
+    docs = glob.glob(osp.join(REPO_ROOT, 'docs', '*.md')) + [
+        osp.join(REPO_ROOT, 'README.md')
+    ]
+    for path in docs:
+        with open(path) as f:
+            text = f.read()
+        copied = [figure for figure in figures if figure in text]
+        assert not copied, f'{path} restates {copied}'
+
+
+def test_tool_prints_the_reported_table_and_commands():
+    name = 'kamim-fast_vit-base_released_in1k-192px'
+    done = subprocess.run([sys.executable, TOOL, '--names', name],
+                          capture_output=True, text=True, timeout=120,
+                          cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+    assert 'REPORTED' in done.stdout and f'| {name} | 33.97 | 77.30 |' in \
+        done.stdout
+    assert done.stdout.count('tools/dist_train.sh') == 2

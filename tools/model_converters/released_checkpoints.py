@@ -1,0 +1,97 @@
+"""From the authors' released checkpoints to a table row: the commands.
+
+Reads ``configs/metafile.yml`` (the one place the reported figures are
+kept) and prints, for every released checkpoint or those named, its
+reported linear-probe and fine-tuning top-1 and the three commands that
+reproduce a row: convert, linear-probe, fine-tune. Nothing is run.
+
+Usage:
+    python tools/model_converters/released_checkpoints.py \
+        [--names NAME ...] [--download-dir DIR] [--work-dir DIR] [--gpus N]
+"""
+import argparse
+import os.path as osp
+from typing import List
+
+import yaml
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+METAFILE = osp.join(REPO_ROOT, 'configs', 'metafile.yml')
+
+
+def load_models(path: str = METAFILE) -> List[dict]:
+    """The ``Models`` entries of the metafile."""
+    with open(path) as f:
+        return yaml.safe_load(f)['Models']
+
+
+def commands(model: dict, download_dir: str, work_dir: str,
+             gpus: int) -> List[str]:
+    """Convert, linear-probe and fine-tune commands for one checkpoint.
+
+    Args:
+        model (dict): A metafile ``Models`` entry.
+        download_dir (str): Folder of the downloaded released files, each
+            saved as ``{Name}.pth``.
+        work_dir (str): Folder for the converted checkpoint and the runs.
+        gpus (int): GPUs per run.
+
+    Returns:
+        list[str]: Shell commands, to run in the repository root.
+    """
+    name = model['Name']
+    converted = f'{work_dir}/{name}.pth'
+    options = ' '.join([f'model.backbone.init_cfg.checkpoint={converted}'] +
+                       list(model['Config Options']))
+    return [
+        f'python tools/model_converters/hf_simmim_to_mmkamim.py '
+        f'{download_dir}/{name}.pth {converted} '
+        f'--arch {model["Converter Arch"]}',
+        f'tools/dist_train.sh {model["Linear Probe Config"]} {gpus} '
+        f'--work-dir {work_dir}/{name}/linear --cfg-options {options}',
+        f'tools/dist_train.sh {model["Fine-tune Config"]} {gpus} '
+        f'--work-dir {work_dir}/{name}/finetune --cfg-options {options}',
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description='Print the released KAMIM/SimMIM checkpoints, their '
+        'reported top-1 and the commands that reproduce them.')
+    parser.add_argument('--names', nargs='+', help='checkpoints to show '
+                        '(default: all ten)')
+    parser.add_argument('--download-dir', default='checkpoints/released',
+                        help='where the released files are saved, each as '
+                        'NAME.pth')
+    parser.add_argument('--work-dir', default='work_dirs/released',
+                        help='where converted checkpoints and runs go')
+    parser.add_argument('--gpus', type=int, default=8)
+    args = parser.parse_args()
+
+    models = load_models()
+    if args.names:
+        known = {m['Name'] for m in models}
+        unknown = sorted(set(args.names) - known)
+        if unknown:
+            parser.error(f'unknown checkpoints {unknown}; known: '
+                         f'{sorted(known)}')
+        models = [m for m in models if m['Name'] in args.names]
+    print('Top-1 on ImageNet-1k as REPORTED by the authors (not measured '
+          'here):\n')
+    print('| checkpoint | linear probe | fine-tune | weights |')
+    print('|---|---:|---:|---|')
+    for model in models:
+        metrics = model['Results'][0]['Metrics']
+        print(f'| {model["Name"]} | '
+              f'{metrics["Linear Probe Top 1 Accuracy"]:.2f} | '
+              f'{metrics["Fine-tune Top 1 Accuracy"]:.2f} | '
+              f'{model["Weights"]} |')
+    for model in models:
+        print(f'\n# {model["Name"]}')
+        for command in commands(model, args.download_dir, args.work_dir,
+                                args.gpus):
+            print(command)
+
+
+if __name__ == '__main__':
+    main()
