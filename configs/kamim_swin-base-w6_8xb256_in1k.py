@@ -1,6 +1,6 @@
 _base_ = [
     '_base_/models/kamim_swin-base-w6.py',
-    '_base_/datasets/imagenet_bs256_kamim-p4_192.py',
+    '_base_/datasets/imagenet_bs256_simmim-p4_192.py',
     '_base_/schedules/imagenet_bs2048_adamw_coslr-100e-warmup10e.py',
     '_base_/default_runtime.py',
 ]

@@ -9,7 +9,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmkamim  # noqa: F401  (registers mmkamim's components)
-from mmkamim.utils import setup_cpu_distributed
+from mmkamim.utils import keypoints_in_pipeline, setup_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -54,7 +54,14 @@ def parse_args() -> argparse.Namespace:
         nargs='+',
         action=DictAction,
         help='override config settings, key=value (e.g. '
-        'train_dataloader.dataset.pipeline.5.temperature=0.1)')
+        'model.data_preprocessor.temperature=0.1)')
+    parser.add_argument(
+        '--keypoints-in-pipeline',
+        action='store_true',
+        help='compute the keypoint weights with the KeypointDensity '
+        'transform in the dataloader workers instead of on the training '
+        'device (needed for ORB, SIFT and the point raster); the settings '
+        'stay under model.data_preprocessor')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -117,6 +124,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.keypoints_in_pipeline:
+        keypoints_in_pipeline(cfg)
     return cfg
 
 

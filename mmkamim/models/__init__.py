@@ -4,3 +4,4 @@ from .losses import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
 from .selfsup import *  # noqa: F401,F403
 from .target_generators import *  # noqa: F401,F403
+from .utils import KAMIMDataPreprocessor  # noqa: F401

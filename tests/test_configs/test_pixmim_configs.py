@@ -60,16 +60,16 @@ def test_twins_share_the_kamim_footing():
         assert cfg.model.neck.num_patches == 144
         keypoints = name.startswith('ka')
         steps = [step.type for step in cfg.train_pipeline]
-        assert ('KeypointDensity' in steps) == keypoints
+        # Keypoint weights come from the data preprocessor, on the device.
+        assert 'KeypointDensity' not in steps
+        assert (cfg.model.get('data_preprocessor', {}).get('type')
+                == 'KAMIMDataPreprocessor') == keypoints
         if keypoints:
             assert cfg.model.head.type == 'KeypointAwareMAEHead'
-            assert 'kp_weight' in cfg.train_pipeline[-1].algorithm_keys
         if 'pixmim' in name:
             # 40 bins at 224 px scaled to 192 px
             assert cfg.model.target_generator.radius == round(40 * 192 / 224)
-            simple_resized_crop(
-                [s for s in cfg.train_pipeline
-                 if s.type != 'KeypointDensity'], 192)
+            simple_resized_crop(cfg.train_pipeline, 192)
 
 
 @pytest.mark.parametrize('name', PUBLISHED + TWINS)

@@ -67,45 +67,87 @@ def test_config_follows_the_paper(name):
     assert (masking.mask_patch_size, masking.mask_ratio) == (32, 0.6)
     patch = 4 if 'swin' in name else 16
     assert masking.model_patch_size == patch == cfg.model.head.patch_size
+    assert 'KeypointDensity' not in pipeline
     if name.startswith('kamim'):
         assert cfg.model.type == 'KAMIM'
-        assert pipeline[5] == 'KeypointDensity'
-        density = cfg.train_pipeline[5]
-        assert (density.detector, density.rasterize, density.patch_size,
-                density.temperature) == ('fast', 'circle', 8, 0.25)
-        assert 'kp_weight' in cfg.train_pipeline[-1].algorithm_keys
+        pre = cfg.model.data_preprocessor
+        assert (pre.type, pre.detector, pre.detector_kwargs, pre.rasterize,
+                pre.patch_size, pre.temperature) == (
+                    'KAMIMDataPreprocessor', 'fast', {}, 'circle', 8, 0.25)
+        built = model.data_preprocessor
+        assert (built.threshold, built.nonmax_suppression) == (10, True)
+        # SimMIM's normalisation.
+        for key in ('mean', 'std', 'to_rgb'):
+            assert pre[key] == cfg.data_preprocessor[key]
     else:
         assert cfg.model.type == 'SimMIM'
-        assert 'KeypointDensity' not in pipeline
+        assert 'data_preprocessor' not in cfg.model
 
 
-@pytest.mark.parametrize('name', [c for c in CONFIGS if c.startswith('kamim')])
-def test_kamim_config_is_its_simmim_twin_plus_keypoints(name):
-    kamim = Config.fromfile(osp.join(CONFIG_DIR, name))
-    simmim = Config.fromfile(osp.join(CONFIG_DIR, 'simmim' + name[5:]))
+KEYPOINT_TWINS = [(name, 'simmim' + name[5:])
+                  for name in CONFIGS if name.startswith('kamim')] + [
+                      ('kamae_vit-base_8xb256_in1k.py',
+                       'mae_vit-base_8xb256_in1k.py'),
+                      ('kapixmim_vit-base_8xb256_in1k.py',
+                       'pixmim_vit-base_8xb256_in1k.py'),
+                  ]
+
+
+@pytest.mark.parametrize('name,twin', KEYPOINT_TWINS)
+def test_keypoint_config_is_its_twin_with_device_weights(name, twin):
+    weighted = Config.fromfile(osp.join(CONFIG_DIR, name))
+    plain = Config.fromfile(osp.join(CONFIG_DIR, twin))
     for key in ('optim_wrapper', 'param_scheduler', 'train_cfg',
-                'data_preprocessor', 'default_hooks', 'custom_hooks'):
-        assert kamim[key] == simmim[key], key
-    assert kamim.model.backbone == simmim.model.backbone
-    assert kamim.model.neck == simmim.model.neck
-    steps = [s for s in kamim.train_pipeline if s.type != 'KeypointDensity']
-    assert [s.to_dict() for s in steps[:-1]] == [
-        s.to_dict() for s in simmim.train_pipeline[:-1]
-    ]
+                'data_preprocessor', 'default_hooks', 'custom_hooks',
+                'train_dataloader'):
+        assert weighted[key] == plain[key], key
+    # The data pipelines are the same: the weights are computed on the
+    # training device.
+    assert weighted.train_dataloader.dataset.pipeline == \
+        plain.train_dataloader.dataset.pipeline
+    assert weighted.model.data_preprocessor.type == 'KAMIMDataPreprocessor'
+    for part in ('backbone', 'neck', 'target_generator'):
+        assert weighted.model.get(part) == plain.model.get(part), part
 
 
 def test_cfg_options_change_kamim_hyperparameters():
+    from mmkamim.utils import keypoints_in_pipeline
+    options = {
+        'model.data_preprocessor.temperature': 0.1,
+        'model.data_preprocessor.patch_size': 16,
+        'model.data_preprocessor.detector_kwargs.threshold': 20,
+    }
+    init_default_scope('mmpretrain')
+    for name in ('kamim_vit-base_8xb256_in1k.py',
+                 'kamim_swin-tiny-w6_8xb256_in1k.py',
+                 'kapixmim_vit-base_8xb256_in1k.py'):
+        cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
+        cfg.merge_from_dict(options)
+        pre = MODELS.build(cfg.model.data_preprocessor)
+        assert (pre.keypoint_args['temperature'], pre.patch_size,
+                pre.threshold) == (0.1, 16, 20)
+        # The same settings drive the CPU transform.
+        keypoints_in_pipeline(cfg)
+        pipeline = cfg.train_dataloader.dataset.pipeline
+        assert pipeline[-1].algorithm_keys == ['kp_weight']
+        density = TRANSFORMS.build(pipeline[-2])
+        assert (density.temperature, density.patch_size,
+                density.detector_kwargs['threshold']) == (0.1, 16, 20)
+        assert cfg.model.data_preprocessor.type == 'SelfSupDataPreprocessor'
+        MODELS.build(cfg.model.data_preprocessor)
+
+
+def test_orb_and_sift_need_the_pipeline_and_say_so():
+    from mmkamim.utils import keypoints_in_pipeline
     cfg = Config.fromfile(
         osp.join(CONFIG_DIR, 'kamim_vit-base_8xb256_in1k.py'))
-    cfg.merge_from_dict({
-        'train_dataloader.dataset.pipeline.5.temperature': 0.1,
-        'train_dataloader.dataset.pipeline.5.patch_size': 16,
-        'train_dataloader.dataset.pipeline.5.detector': 'sift',
-    })
+    cfg.merge_from_dict({'model.data_preprocessor.detector': 'sift'})
     init_default_scope('mmpretrain')
-    density = TRANSFORMS.build(cfg.train_dataloader.dataset.pipeline[5])
-    assert (density.temperature, density.patch_size,
-            density.detector) == (0.1, 16, 'sift')
+    with pytest.raises(ValueError, match='--keypoints-in-pipeline'):
+        MODELS.build(cfg.model.data_preprocessor)
+    keypoints_in_pipeline(cfg)
+    density = TRANSFORMS.build(cfg.train_dataloader.dataset.pipeline[-2])
+    assert density.detector == 'sift'
 
 
 def test_vit_config_trains_with_the_runner(tmp_path, image_folder):

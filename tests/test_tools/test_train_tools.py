@@ -42,13 +42,15 @@ def test_train_py_resumes_and_takes_cfg_options(tmp_path, image_folder):
     first = subprocess.run(train, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr[-3000:]
     second = subprocess.run(
-        train + ['--resume', '--cfg-options', 'train_cfg.max_iters=4',
-                 'train_dataloader.dataset.pipeline.5.temperature=0.1'],
+        train + ['--resume', '--keypoints-in-pipeline', '--cfg-options',
+                 'train_cfg.max_iters=4',
+                 'model.data_preprocessor.temperature=0.1'],
         capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
     log = second.stdout + second.stderr
     assert 'resumed epoch: 0, iter: 3' in log
-    assert 'temperature=0.1' in log
+    # The device path's settings moved to the CPU transform.
+    assert "type='KeypointDensity'" in log and 'temperature=0.1' in log
     assert 'Iter(train) [4/4]' in log
 
 

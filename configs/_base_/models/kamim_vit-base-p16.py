@@ -1,9 +1,10 @@
 # KAMIM with a plain ViT-B/16 at 192 px: SimMIM whose L1 loss is weighted by
-# the keypoint weights that KeypointDensity adds to every data sample.
-_base_ = ['./simmim_vit-base-p16.py']
+# the keypoint weights that KAMIMDataPreprocessor adds to every data sample.
+_base_ = ['./simmim_vit-base-p16.py', './kamim_data_preprocessor.py']
 
 model = dict(
     type='KAMIM',
+    data_preprocessor=_base_.kamim_data_preprocessor,
     head=dict(
         type='KAMIMHead',
         loss=dict(type='WeightedPixelReconstructionLoss')))

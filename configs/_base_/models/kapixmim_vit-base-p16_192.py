@@ -1,9 +1,11 @@
 # Keypoint-aware PixMIM ViT-B/16 at 192 px: every pixel's error weighted by
-# KAMIM's keypoint weight of its cell before the per-patch mean.
-_base_ = ['./pixmim_vit-base-p16_192.py']
+# KAMIM's keypoint weight of its cell (from KAMIMDataPreprocessor) before the
+# per-patch mean.
+_base_ = ['./pixmim_vit-base-p16_192.py', './kamim_data_preprocessor.py']
 
 model = dict(
     type='KeypointAwarePixMIM',
+    data_preprocessor=_base_.kamim_data_preprocessor,
     head=dict(
         type='KeypointAwareMAEHead',
         loss=dict(type='WeightedPixelReconstructionLoss')))

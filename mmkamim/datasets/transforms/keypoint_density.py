@@ -62,6 +62,27 @@ def cell_counts(keypoint_map: np.ndarray, patch_size: int) -> np.ndarray:
     return np.diff(np.diff(corners, axis=0), axis=1)
 
 
+def exp_density_table(patch_size: int, temperature: float) -> np.ndarray:
+    """exp(clip(Omega / T, -20, 20)) for every possible cell count, float32.
+
+    A cell's keypoint count k is an integer in [0, patch_size**2], so its
+    density k / patch_size**2 takes finitely many values; the table holds
+    the same float32 arithmetic the released code does per cell.
+
+    Args:
+        patch_size (int): Cell side w_ps in pixels.
+        temperature (float): Temperature T.
+
+    Returns:
+        np.ndarray: float32 (patch_size**2 + 1, ), indexed by the count.
+    """
+    cells = patch_size**2
+    density = np.arange(cells + 1, dtype=np.float32) / np.float32(cells)
+    logits = np.clip(density / np.float32(temperature), -_LOGIT_BOUND,
+                     _LOGIT_BOUND)
+    return np.exp(logits)
+
+
 def _choice(name: str, value: str, valid) -> str:
     if value not in valid:
         raise ValueError(f'{name}={value!r} is not supported; choose one of '
@@ -144,24 +165,11 @@ class KeypointDensity(BaseTransform):
         # Build the detector now so that bad keyword arguments fail at
         # construction, not in a dataloader worker.
         self._detector = self._build_detector()
-        self._exp_density = self._exp_table()
+        self._exp_density = exp_density_table(self.patch_size,
+                                              self.temperature)
 
     def _build_detector(self):
         return _DETECTORS[self.detector](**self.detector_kwargs)
-
-    def _exp_table(self) -> np.ndarray:
-        """exp(clip(Omega / T)) for every possible cell count, float32.
-
-        A cell's keypoint count k is an integer in [0, patch_size**2], so its
-        density k / patch_size**2 takes finitely many values; the table holds
-        the same float32 arithmetic the released code does per cell.
-        """
-        cells = self.patch_size**2
-        density = (np.arange(cells + 1, dtype=np.float32) /
-                   np.float32(cells))
-        logits = np.clip(density / np.float32(self.temperature),
-                         -_LOGIT_BOUND, _LOGIT_BOUND)
-        return np.exp(logits)
 
     def __getstate__(self) -> dict:
         # OpenCV detectors cannot be pickled (spawned dataloader workers).

@@ -75,6 +75,12 @@ def _ring_stamps() -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return offsets, low, high, kernel
 
 
+def integer_ring_kernel() -> np.ndarray:
+    """(9, 9) uint8 0/1 stamp of the ring ``drawKeypoints`` draws around an
+    integer centre; a structuring element for ``cv2.dilate``."""
+    return _ring_stamps()[3]
+
+
 def circle_keypoint_map(points: np.ndarray, height: int,
                         width: int) -> np.ndarray:
     """Mark every pixel that ``cv2.drawKeypoints`` would paint.

@@ -1,4 +1,8 @@
 from .frozen import FrozenBackboneMixin
+from .kamim_data_preprocessor import KAMIMDataPreprocessor
 from .keypoint_weights import expand_cells, stack_field
 
-__all__ = ['FrozenBackboneMixin', 'expand_cells', 'stack_field']
+__all__ = [
+    'FrozenBackboneMixin', 'KAMIMDataPreprocessor', 'expand_cells',
+    'stack_field'
+]
