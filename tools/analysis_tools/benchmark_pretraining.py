@@ -7,8 +7,8 @@ written to JSON:
    SimMIM, KAMIM with its weights on the device (the pipeline is SimMIM's),
    and KAMIM with the ``KeypointDensity`` transform (FAST, ORB, SIFT), on
    the same ImageNet-sized JPEG files (decoding included), in one thread as
-   a dataloader worker runs. Methods are interleaved round by round so that
-   drift cancels; the median round is reported.
+   a dataloader worker runs. Methods are interleaved round by round, in a
+   rotating order, so that drift cancels; the median round is reported.
 2. **Training step**: ``model.train_step`` (data preprocessor, forward,
    backward, optimiser step) of SimMIM, KAMIM (device path) and KAMIM (CPU
    transform: weights precomputed in the batch) on the same model, batch and
@@ -81,6 +81,13 @@ def imagenet_sized_jpegs(root: str, count: int, seed: int = 0) -> List[str]:
     return paths
 
 
+def rotated(names: List[str], shift: int) -> List[str]:
+    """``names`` starting at ``shift``: each round begins with another
+    method, so that no method always runs first (cold caches)."""
+    shift %= len(names)
+    return names[shift:] + names[:shift]
+
+
 def run_pipeline(pipeline: Compose, paths: List[str], seed: int) -> None:
     for i, path in enumerate(paths):
         random.seed(seed + i)
@@ -94,8 +101,10 @@ def pipeline_throughput(pipelines: Dict[str, Compose], paths: List[str],
     times = {name: [] for name in pipelines}
     for pipeline in pipelines.values():  # warm-up
         run_pipeline(pipeline, paths[:8], 0)
+    names = list(pipelines)
     for r in range(rounds):
-        for name, pipeline in pipelines.items():
+        for name in rotated(names, r):
+            pipeline = pipelines[name]
             start = time.perf_counter()
             run_pipeline(pipeline, paths, r * len(paths))
             times[name].append(
@@ -158,9 +167,9 @@ def step_times(timers: Dict[str, StepTimer], rounds: int, steps: int,
     for timer in timers.values():
         timer.steps(warmup)
     times = {name: [] for name in timers}
-    for _ in range(rounds):
-        for name, timer in timers.items():
-            times[name].append(timer.steps(steps) * 1e3)
+    for r in range(rounds):
+        for name in rotated(list(timers), r):
+            times[name].append(timers[name].steps(steps) * 1e3)
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -290,10 +299,10 @@ def main() -> None:
                 f'interleaved rounds of {steps} steps):', rows,
                 ['method', 'ms / step', 'vs SimMIM'] +
                 (['peak memory (MB)'] if cuda else [])))
-            compiled = timers['KAMIM (device)'].model.data_preprocessor
+            pre = timers['KAMIM (device)'].model.data_preprocessor
+            how = 'compiled' if pre._compiled and pre.compile else 'eager'
             print(f'KAMIMDataPreprocessor.keypoint_weights alone: '
-                  f'{alone:.2f} ms per batch of {batch} '
-                  f'({"compiled" if compiled._compiled and compiled.compile else "eager"})')
+                  f'{alone:.2f} ms per batch of {batch} ({how})')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(result, f, indent=2)
