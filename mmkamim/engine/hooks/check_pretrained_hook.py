@@ -10,6 +10,8 @@ from mmengine.runner import CheckpointLoader
 from mmpretrain.registry import HOOKS
 from torch import nn
 
+from .weights_only_checkpoint_hook import check_checkpoint_file
+
 # Parameters MMPretrain resizes when it loads them, and the axis it resizes:
 # position embeddings along the tokens, relative-position tables along the
 # offsets. Every other axis (the width, the heads) must match.
@@ -127,6 +129,7 @@ class CheckPretrainedHook(Hook):
             runner.model) else runner.model
         prefix = init_cfg.get('prefix', '')
         prefix = prefix if not prefix or prefix.endswith('.') else prefix + '.'
+        check_checkpoint_file(checkpoint)
         state = CheckpointLoader.load_checkpoint(
             checkpoint, map_location='cpu')
         state = state.get('state_dict', state)

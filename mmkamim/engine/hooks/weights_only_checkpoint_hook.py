@@ -1,10 +1,12 @@
 """Checkpoints that ``torch.load(weights_only=True)`` accepts."""
-from typing import Any
+import os.path as osp
+from typing import Any, Optional
 
 import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
+from mmengine.runner.checkpoint import find_latest_checkpoint
 from mmpretrain.registry import HOOKS
 
 # Marks a HistoryBuffer stored as plain tensors.
@@ -43,6 +45,44 @@ def _decode(value: Any) -> Any:
     return value
 
 
+def check_checkpoint_file(path: str) -> None:
+    """Refuse, with the reason and the file's name, a local checkpoint that
+    is cut off or that holds objects which run code when unpickled.
+
+    Reads only the file's index and pickle opcodes, not its tensors.
+    ``torch.load(weights_only=True)``, which loads every checkpoint, would
+    refuse both too, with a message that does not name the file.
+
+    Args:
+        path (str): A checkpoint file; URLs and other backends are left to
+            mmengine.
+    """
+    if '://' in path or not osp.isfile(path):
+        return
+    try:
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception as error:  # zip index or pickle unreadable
+        raise ValueError(
+            f'checkpoint {path} cannot be read ({type(error).__name__}: '
+            f'{error}); it may have been cut off while it was being written. '
+            'Resume from an earlier checkpoint of the work dir') from error
+    if unsafe:
+        raise ValueError(
+            f'checkpoint {path} holds Python objects that run code when '
+            f'loaded ({", ".join(unsafe)}); mmkamim loads checkpoints with '
+            'weights_only=True and will not load it. Re-save its tensors '
+            '(e.g. {"state_dict": ...}) from an environment you trust')
+
+
+def checkpoint_to_load(cfg, work_dir: str) -> Optional[str]:
+    """The checkpoint a runner with this config will load or resume."""
+    if cfg.get('load_from'):
+        return cfg.load_from
+    if cfg.get('resume'):
+        return find_latest_checkpoint(work_dir)
+    return None
+
+
 @HOOKS.register_module()
 class WeightsOnlyCheckpointHook(Hook):
     """Make checkpoints loadable with ``torch.load(weights_only=True)``.
@@ -53,10 +93,19 @@ class WeightsOnlyCheckpointHook(Hook):
     those globals would also allow ``builtins.getattr``, which numpy 2
     pickles need and which lets a checkpoint run code. Instead this hook
     stores them as tensors and Python builtins when a checkpoint is saved,
-    and rebuilds the ``HistoryBuffer`` objects when one is loaded.
+    and rebuilds the ``HistoryBuffer`` objects when one is loaded. Before a
+    run resumes or loads a checkpoint, the file is checked
+    (:func:`check_checkpoint_file`).
     """
 
     priority = 'VERY_LOW'
+
+    def before_run(self, runner) -> None:
+        """Check the checkpoint the run will resume or load from, if any:
+        a truncated or code-running file stops the run with its name."""
+        path = checkpoint_to_load(runner.cfg, runner.work_dir)
+        if path:
+            check_checkpoint_file(path)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Convert what weights-only loading refuses, in place."""
