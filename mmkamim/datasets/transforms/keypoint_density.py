@@ -160,6 +160,13 @@ class KeypointDensity(BaseTransform):
             raise ValueError(
                 f'temperature must be a finite number > 0, got '
                 f'{temperature!r}')
+        threshold = self.detector_kwargs.get('threshold', 10)
+        if self.detector == 'fast' and (isinstance(threshold, bool)
+                                        or not isinstance(threshold, int)
+                                        or not 0 <= threshold <= 255):
+            # OpenCV would clamp it silently.
+            raise ValueError('FAST threshold must be an integer in [0, 255],'
+                             f' got {threshold!r}')
         self.patch_size = patch_size
         self.temperature = float(temperature)
         # Build the detector now so that bad keyword arguments fail at

@@ -14,7 +14,8 @@ class KeypointAwareMAE(MAE):
     """MAE whose per-patch loss is weighted by keypoint density.
 
     KAMIM's weighting as a plug-in for MAE: the ``kp_weight`` that
-    ``KeypointDensity`` puts in every data sample is handed to a
+    ``KAMIMDataPreprocessor`` (or the ``KeypointDensity`` transform) puts in
+    every data sample is handed to a
     ``KeypointAwareMAEHead``. With a ``target_generator`` (for example
     ``LowFreqTargetGenerator``) the target is generated from the input, which
     makes it keypoint-aware PixMIM (see ``KeypointAwarePixMIM``).

@@ -97,11 +97,6 @@ class KAMIMDataPreprocessor(SelfSupDataPreprocessor):
         fast = transform._detector
         if fast.getType() != cv2.FAST_FEATURE_DETECTOR_TYPE_9_16:
             raise _device_path_error(f'FAST type {fast.getType()}')
-        threshold = transform.detector_kwargs.get('threshold', 10)
-        if (isinstance(threshold, bool) or not isinstance(threshold, int)
-                or not 0 <= threshold <= 255):
-            raise ValueError('detector_kwargs threshold must be an integer '
-                             f'in [0, 255], got {threshold!r}')
         if compile not in (True, False, 'auto'):
             raise ValueError(
                 f"compile must be True, False or 'auto', got {compile!r}")
@@ -109,7 +104,7 @@ class KAMIMDataPreprocessor(SelfSupDataPreprocessor):
             detector=detector, detector_kwargs=transform.detector_kwargs,
             rasterize=rasterize, patch_size=patch_size,
             temperature=temperature, channel_order=channel_order, gray=gray)
-        self.threshold = threshold
+        self.threshold = fast.getThreshold()
         self.nonmax_suppression = bool(fast.getNonmaxSuppression())
         self.patch_size = patch_size
         self.gray_weights = gray_channel_weights(channel_order, gray)

@@ -19,9 +19,12 @@ def stack_field(data_samples: List[DataSample], key: str,
     """
     missing = [i for i, sample in enumerate(data_samples) if key not in sample]
     if missing:
-        raise KeyError(
-            f'data samples {missing} have no {key!r}: add KeypointDensity to '
-            f"the pipeline and {key!r} to PackInputs' algorithm_keys")
+        raise ValueError(
+            f'data samples {missing} have no {key!r}: compute the keypoint '
+            "weights with model.data_preprocessor=dict(type="
+            "'KAMIMDataPreprocessor', ...) (the keypoint configs' default), "
+            f"or add KeypointDensity to the pipeline and {key!r} to "
+            "PackInputs' algorithm_keys")
     return torch.stack([
         torch.as_tensor(sample.get(key)) for sample in data_samples
     ]).to(device)
@@ -41,8 +44,10 @@ def expand_cells(grid: torch.Tensor, height: int, width: int) -> torch.Tensor:
     rows, cols = grid.shape[-2:]
     if height % rows or width % cols or height // rows != width // cols:
         raise ValueError(
-            f'a {rows}x{cols} grid does not tile a {height}x{width} image '
-            f'with square cells')
+            f'a {rows}x{cols} grid of keypoint weights does not tile a '
+            f'{height}x{width} image with square cells: the weights must come '
+            'from the images the model sees, with a patch_size (w_ps) that '
+            'divides their size')
     cell = height // rows
     return grid.repeat_interleave(cell, 1).repeat_interleave(
         cell, 2).unsqueeze(1)

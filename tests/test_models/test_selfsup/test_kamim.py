@@ -71,5 +71,5 @@ def test_kamim_weights_reach_the_loss():
 
 def test_missing_weights_name_the_fix():
     kamim = build('KAMIM')
-    with pytest.raises(KeyError, match='KeypointDensity'):
+    with pytest.raises(ValueError, match='KeypointDensity'):
         kamim.loss(torch.randn(2, 3, 64, 64), samples([None, None]))

@@ -88,5 +88,5 @@ def test_unit_keypoint_weights_give_the_unweighted_loss(weighted, plain):
     assert seeded_loss(ours, inputs, samples(heavy)).item() == \
         pytest.approx(3 * seeded_loss(theirs, inputs, samples()).item(),
                       rel=1e-5)
-    with pytest.raises(KeyError, match='KeypointDensity'):
+    with pytest.raises(ValueError, match='KeypointDensity'):
         ours.loss(inputs, samples())

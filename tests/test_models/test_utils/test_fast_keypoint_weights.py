@@ -189,8 +189,8 @@ def test_compiled_cuda_path_equals_the_transform():
     (dict(detector='orb'), "detector='orb' needs the CPU transform"),
     (dict(detector='sift'), "detector='sift' needs the CPU transform"),
     (dict(rasterize='point'), "rasterize='point' needs the CPU transform"),
-    (dict(detector_kwargs=dict(threshold=300)), 'threshold must be an '
-     r'integer in \[0, 255\], got 300'),
+    (dict(detector_kwargs=dict(threshold=300)), 'FAST threshold must be '
+     r'an integer in \[0, 255\], got 300'),
     (dict(detector_kwargs=dict(type=cv2.FAST_FEATURE_DETECTOR_TYPE_7_12)),
      'FAST type 1 needs the CPU transform'),
     (dict(detector_kwargs=dict(nfeatures=10)), "'nfeatures'"),
