@@ -29,6 +29,16 @@ def random_resized_crops(count: int, size: int = 192,
     return crops
 
 
+@pytest.fixture(autouse=True)
+def fresh_message_hubs():
+    """mmengine names a run's message hub after its config file and the
+    second it started: two runs of one config within a second (in two
+    tests) would share one and mix their logged losses."""
+    yield
+    from mmengine.logging import MessageHub
+    MessageHub._instance_dict.clear()
+
+
 @pytest.fixture(scope='session')
 def photo_crops() -> List[np.ndarray]:
     """Two 192 px crops of every photo."""
