@@ -13,9 +13,14 @@ default_hooks = dict(
     visualization=dict(type='VisualizationHook', enable=False),
 )
 
-# Keeps checkpoints loadable by torch.load(weights_only=True), which
-# torch >= 2.6 uses by default and mmengine 0.10.7 relies on to resume.
-custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]
+# WeightsOnlyCheckpointHook keeps checkpoints loadable by
+# torch.load(weights_only=True), which torch >= 2.6 uses by default and
+# mmengine 0.10.7 relies on to resume, and refuses cut-off or code-running
+# checkpoints; ReproducibilityHook makes --resume continue the run exactly.
+custom_hooks = [
+    dict(type='WeightsOnlyCheckpointHook'),
+    dict(type='ReproducibilityHook'),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -5,6 +5,7 @@ _base_ = ['./default_runtime.py']
 custom_hooks = [
     dict(type='WeightsOnlyCheckpointHook'),
     dict(type='CheckPretrainedHook'),
+    dict(type='ReproducibilityHook'),
 ]
 default_hooks = dict(
     logger=dict(interval=50),

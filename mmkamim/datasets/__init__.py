@@ -1,1 +1,7 @@
-from .transforms import *  # noqa: F401,F403
+from .samplers import ReproducibleSampler
+from .seeded_pipeline import SampleKey, SeededPipeline
+from .transforms import KeypointDensity
+
+__all__ = [
+    'KeypointDensity', 'ReproducibleSampler', 'SampleKey', 'SeededPipeline'
+]

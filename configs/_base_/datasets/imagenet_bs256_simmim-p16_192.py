@@ -35,7 +35,9 @@ train_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    # Per-sample seeds from (seed, epoch, index): exact resume, and the same
+    # augmentation whatever the number of processes and workers.
+    sampler=dict(type='ReproducibleSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(
         type=dataset_type,

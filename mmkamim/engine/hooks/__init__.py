@@ -1,4 +1,7 @@
 from .check_pretrained_hook import CheckPretrainedHook
+from .reproducibility_hook import ReproducibilityHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 
-__all__ = ['CheckPretrainedHook', 'WeightsOnlyCheckpointHook']
+__all__ = [
+    'CheckPretrainedHook', 'ReproducibilityHook', 'WeightsOnlyCheckpointHook'
+]

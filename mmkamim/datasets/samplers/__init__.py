@@ -1,0 +1,3 @@
+from .reproducible_sampler import ReproducibleSampler
+
+__all__ = ['ReproducibleSampler']
