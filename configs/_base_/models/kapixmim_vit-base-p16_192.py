@@ -4,8 +4,8 @@
 _base_ = ['./pixmim_vit-base-p16_192.py', './kamim_data_preprocessor.py']
 
 model = dict(
-    type='KeypointAwarePixMIM',
+    type='KAMAE',
     data_preprocessor=_base_.kamim_data_preprocessor,
     head=dict(
-        type='KeypointAwareMAEHead',
+        type='KAMAEHead',
         loss=dict(type='WeightedPixelReconstructionLoss')))

@@ -1,4 +1,4 @@
+from .kamae_head import KAMAEHead, KeypointAwareMAEHead
 from .kamim_head import KAMIMHead
-from .keypoint_aware_mae_head import KeypointAwareMAEHead
 
-__all__ = ['KAMIMHead', 'KeypointAwareMAEHead']
+__all__ = ['KAMAEHead', 'KAMIMHead', 'KeypointAwareMAEHead']

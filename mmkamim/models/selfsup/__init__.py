@@ -1,6 +1,7 @@
+from .kamae import KAMAE, KeypointAwareMAE, KeypointAwarePixMIM
 from .kamim import KAMIM
-from .keypoint_aware_mae import KeypointAwareMAE
-from .keypoint_aware_pixmim import KeypointAwarePixMIM
 from .pixmim import PixMIM
 
-__all__ = ['KAMIM', 'KeypointAwareMAE', 'KeypointAwarePixMIM', 'PixMIM']
+__all__ = [
+    'KAMAE', 'KAMIM', 'KeypointAwareMAE', 'KeypointAwarePixMIM', 'PixMIM'
+]

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mmpretrain.models.heads import MAEPretrainHead, SimMIMHead
 
-from mmkamim.models import KAMIMHead, KeypointAwareMAEHead
+from mmkamim.models import KAMAEHead, KAMIMHead
 
 PROPERTY = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -70,7 +70,7 @@ def test_kamim_loss_properties(case, factor):
 @given(loss_case(square=True), st.floats(1e-3, 1e3), st.booleans())
 def test_keypoint_aware_mae_loss_properties(case, factor, norm_pix):
     patch, cell, _, target, mask, weight = case
-    ours = KeypointAwareMAEHead(norm_pix=norm_pix, patch_size=patch,
+    ours = KAMAEHead(norm_pix=norm_pix, patch_size=patch,
                                 loss=dict(
                                     type='WeightedPixelReconstructionLoss',
                                     criterion='L2'))

@@ -22,7 +22,7 @@ def build(algorithm: str, generator: bool, weighted: bool):
             in_chans=3, embed_dim=32, decoder_embed_dim=32, decoder_depth=1,
             decoder_num_heads=2),
         head=dict(
-            type='KeypointAwareMAEHead' if weighted else 'MAEPretrainHead',
+            type='KAMAEHead' if weighted else 'MAEPretrainHead',
             norm_pix=True,
             patch_size=16,
             loss=dict(
@@ -71,9 +71,8 @@ def test_pixmim_needs_a_target_generator():
         build('PixMIM', False, False)
 
 
-@pytest.mark.parametrize('weighted,plain', [('KeypointAwareMAE', 'MAE'),
-                                            ('KeypointAwarePixMIM',
-                                             'PixMIM')])
+@pytest.mark.parametrize('weighted,plain', [('KAMAE', 'MAE'),
+                                            ('KAMAE', 'PixMIM')])
 def test_unit_keypoint_weights_give_the_unweighted_loss(weighted, plain):
     generator = plain == 'PixMIM'
     ours, theirs = build(weighted, generator, True), build(
@@ -90,3 +89,12 @@ def test_unit_keypoint_weights_give_the_unweighted_loss(weighted, plain):
                       rel=1e-5)
     with pytest.raises(ValueError, match='KeypointDensity'):
         ours.loss(inputs, samples())
+
+
+def test_first_release_names_still_build_the_same_classes():
+    from mmkamim.models import KAMAE, KAMAEHead
+    init_default_scope('mmpretrain')
+    assert MODELS.get('KeypointAwareMAE') is KAMAE
+    assert MODELS.get('KeypointAwarePixMIM') is KAMAE
+    assert MODELS.get('KeypointAwareMAEHead') is KAMAEHead
+    assert type(build('KeypointAwareMAE', False, True)) is KAMAE

@@ -1,4 +1,4 @@
-"""MAE head whose per-patch loss is weighted by keypoint density."""
+"""MAE-family head whose per-pixel errors may be weighted by keypoints."""
 from typing import Optional
 
 import torch
@@ -9,14 +9,14 @@ from ..utils import expand_cells
 
 
 @MODELS.register_module()
-class KeypointAwareMAEHead(MAEPretrainHead):
-    """MAE's head with KAMIM's keypoint weights.
+class KAMAEHead(MAEPretrainHead):
+    """MAE's head with KAMIM's keypoint weights (``KAMIMHead``'s MAE twin).
 
     Every pixel's squared error (against the normalised-pixel target when
     ``norm_pix`` is set) is multiplied by the weight W of its w_ps x w_ps
     cell before MAE averages it over its patch; the patch losses are then
-    averaged over the masked patches as in MAE. With W all ones it is MAE's
-    loss. Computed in float32 even inside autocast.
+    averaged over the masked patches as in MAE. Without weights, or with W
+    all ones, it is MAE's loss. Computed in float32 even inside autocast.
 
     Args:
         loss (dict): Config of a loss that takes ``(pred, target, mask,
@@ -53,3 +53,8 @@ class KeypointAwareMAEHead(MAEPretrainHead):
             return self.loss_module(pred.float(),
                                     self.construct_target(target.float()),
                                     mask, weight)
+
+
+# The name of the first release, kept for one more.
+KeypointAwareMAEHead = KAMAEHead
+MODELS.register_module(name='KeypointAwareMAEHead', module=KAMAEHead)

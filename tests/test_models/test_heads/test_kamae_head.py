@@ -2,7 +2,7 @@ import pytest
 import torch
 from mmpretrain.models.heads import MAEPretrainHead
 
-from mmkamim.models import KeypointAwareMAEHead
+from mmkamim.models import KAMAEHead
 
 
 def heads(norm_pix: bool = True, patch_size: int = 16):
@@ -10,7 +10,7 @@ def heads(norm_pix: bool = True, patch_size: int = 16):
         norm_pix=norm_pix,
         patch_size=patch_size,
         loss=dict(type='PixelReconstructionLoss', criterion='L2'))
-    ours = KeypointAwareMAEHead(
+    ours = KAMAEHead(
         norm_pix=norm_pix,
         patch_size=patch_size,
         loss=dict(type='WeightedPixelReconstructionLoss', criterion='L2'))
