@@ -56,6 +56,14 @@ def parse_args() -> argparse.Namespace:
         help='override config settings, key=value (e.g. '
         'model.data_preprocessor.temperature=0.1)')
     parser.add_argument(
+        '--vis-backend',
+        action='append',
+        choices=sorted(VIS_BACKENDS),
+        default=[],
+        help='also log to TensorBoard or Weights & Biases (repeatable; '
+        'needs the tensorboard / wandb extra); mmengine\'s local backend '
+        'always stays')
+    parser.add_argument(
         '--keypoints-in-pipeline',
         action='store_true',
         help='compute the keypoint weights with the KeypointDensity '
@@ -72,6 +80,13 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+# --vis-backend choices, as mmengine names the backends.
+VIS_BACKENDS = {
+    'tensorboard': 'TensorboardVisBackend',
+    'wandb': 'WandbVisBackend',
+}
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -104,6 +119,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
+
+    backends = cfg.visualizer.setdefault('vis_backends', [])
+    for name in dict.fromkeys(args.vis_backend):
+        backends.append(dict(type=VIS_BACKENDS[name]))
 
     def set_dataloader_defaults(field: str) -> None:
         if cfg.get(field, None) is None:
