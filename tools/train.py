@@ -134,7 +134,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         loader.update(cfg[field])
         if args.no_pin_memory:
             loader.pin_memory = False
-        if args.no_persistent_workers or loader.get('num_workers', 0) == 0:
+        if args.no_persistent_workers:
             loader.persistent_workers = False
         cfg[field] = loader
 
@@ -143,6 +143,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    # Worker-less loaders cannot keep workers (e.g. num_workers=0 given in
+    # --cfg-options).
+    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(field) and not cfg[field].get('num_workers', 0):
+            cfg[field].persistent_workers = False
     if args.keypoints_in_pipeline:
         keypoints_in_pipeline(cfg)
     return cfg
