@@ -2,8 +2,11 @@
 # the KAMIM paper (section 4.1.1): random resized crop to 192 px with scale
 # (0.67, 1) and ratio (3/4, 4/3), independent vertical and horizontal flips
 # with p = 0.5, 32 px mask patches with ratio 0.6.
-# Expected layout: data/imagenet/train/<class>/<image>.JPEG (labels unused).
-dataset_type = 'ImageNet'
+# Data: every image under data_root (labels unused, nested folders fine):
+# ImageNet's data/imagenet/meta/train.txt list when present, else the
+# images of data/imagenet/train/; for your own folder set
+#   --cfg-options train_dataloader.dataset.data_root=PATH
+dataset_type = 'ImageFolder'
 data_root = 'data/imagenet/'
 
 data_preprocessor = dict(
@@ -42,5 +45,4 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        split='train',
         pipeline=train_pipeline))

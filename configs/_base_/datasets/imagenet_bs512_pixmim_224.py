@@ -1,8 +1,9 @@
 # ImageNet-1k pre-training data for PixMIM as published (MMSelfSup): the
 # conservative "simple resized crop" (short side to 224, random 224 crop with
 # 4 px reflect padding, horizontal flip; torchvision's, on the RGB image).
-# Layout: data/imagenet/train/<class>/<image>.JPEG (labels unused).
-dataset_type = 'ImageNet'
+# Data: every image under data_root (labels unused), as in
+# imagenet_bs256_simmim-p16_192.py.
+dataset_type = 'ImageFolder'
 data_root = 'data/imagenet/'
 
 data_preprocessor = dict(
@@ -37,5 +38,4 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        split='train',
         pipeline=train_pipeline))
