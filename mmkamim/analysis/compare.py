@@ -16,8 +16,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from mmengine.runner import find_latest_checkpoint
 
-TOOLS = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools')
+from ..utils import project_dir
 _PROGRESS = re.compile(r'(Epoch|Iter)\((train|val)\)')
 
 
@@ -51,10 +50,12 @@ def run_stage(config: str,
         float: Wall time in seconds.
     """
     if nproc > 1:
-        command = ['bash', osp.join(TOOLS, 'dist_train.sh'), config,
+        tools = project_dir('tools')
+        command = ['bash', osp.join(tools, 'dist_train.sh'), config,
                    str(nproc)]
     else:
-        command = [sys.executable, osp.join(TOOLS, 'train.py'), config]
+        command = [sys.executable, osp.join(project_dir('tools'), 'train.py'),
+                   config]
     command += ['--work-dir', work_dir] + _options(options or {})
     os.makedirs(osp.dirname(work_dir) or '.', exist_ok=True)
     env = dict(os.environ, PYTHON=sys.executable)

@@ -9,10 +9,8 @@ import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence
 
 from ..datasets.sample_photos import PHOTO_NAMES, make_photo_dataset
+from ..utils import project_dir
 from .compare import compare, keypoint_examples, markdown_table
-
-REPO_CONFIGS = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
 
 #: Demo runs: label and pre-training config (relative to ``configs/``).
 DEMO_RUNS: Dict[str, str] = {
@@ -24,6 +22,11 @@ DEMO_PROBE = 'demo/vit-micro-p16_1xb32-linear_photos-96px.py'
 # Validation photos whose keypoint weights the figure shows (at 192 px, with
 # KAMIM's settings: FAST, w_ps 8, T 0.25).
 EXAMPLE_PHOTOS = ('astronaut', 'coffee', 'brick')
+
+
+def demo_config(name: str) -> str:
+    """The path of a demo config (``name`` relative to ``configs/``)."""
+    return osp.join(project_dir('configs'), name)
 
 
 def schedule_options(epochs: int, warmup: int) -> dict:
@@ -99,7 +102,7 @@ def run_demo(work_dir: str = 'work_dirs/demo',
         **schedule_options(probe_epochs, 1),
     }
     runs = [
-        dict(name=m, config=osp.join(REPO_CONFIGS, DEMO_RUNS[m]))
+        dict(name=m, config=demo_config(DEMO_RUNS[m]))
         for m in methods
     ]
     examples = keypoint_examples([
@@ -107,7 +110,7 @@ def run_demo(work_dir: str = 'work_dirs/demo',
     ])
     results = compare(
         runs,
-        osp.join(REPO_CONFIGS, DEMO_PROBE),
+        demo_config(DEMO_PROBE),
         work_dir,
         pretrain_options=pretrain_options,
         probe_options=probe_options,
