@@ -17,6 +17,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from mmengine.runner import find_latest_checkpoint
 
 from ..utils import project_dir
+
 _PROGRESS = re.compile(r'(Epoch|Iter)\((train|val)\)')
 
 
