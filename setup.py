@@ -1,9 +1,9 @@
-"""Ship configs/ and tools/ inside the wheel, as MMPretrain does.
+"""Ship configs/, tools/ and model-index.yml inside the wheel, as
+MMPretrain does.
 
-Everything else is in pyproject.toml. Building a wheel copies the
-repository's configs/ and tools/ into mmkamim/.mim/, so that an installed
-mmkamim finds them (``mmkamim.utils.project_dir``); a checkout or an
-editable install uses the repository's folders themselves.
+Everything else is in pyproject.toml. Building a wheel copies them into
+mmkamim/.mim/, where mim and ``mmkamim.utils.project_dir`` find them; a
+checkout or an editable install uses the repository's own.
 """
 import os.path as osp
 import shutil
@@ -15,16 +15,19 @@ HERE = osp.dirname(osp.abspath(__file__))
 
 
 class BuildPyWithMim(build_py):
-    """``build_py`` that also copies configs/ and tools/ into the package."""
+    """``build_py`` that also copies configs/, tools/ and model-index.yml
+    into the package."""
 
     def run(self) -> None:
         super().run()
+        mim = osp.join(self.build_lib, 'mmkamim', '.mim')
         for name in ('configs', 'tools'):
-            target = osp.join(self.build_lib, 'mmkamim', '.mim', name)
+            target = osp.join(mim, name)
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(
                 osp.join(HERE, name), target,
                 ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        shutil.copy(osp.join(HERE, 'model-index.yml'), mim)
 
 
 setup(cmdclass={'build_py': BuildPyWithMim})

@@ -1,9 +1,10 @@
 """From the authors' released checkpoints to a table row: the commands.
 
-Reads ``configs/metafile.yml`` (the one place the reported figures are
-kept) and prints, for every released checkpoint or those named, its
-reported linear-probe and fine-tuning top-1 and the three commands that
-reproduce a row: convert, linear-probe, fine-tune. Nothing is run.
+Reads the metafiles that ``model-index.yml`` lists (the one place the
+reported figures are kept) and prints, for every released checkpoint or
+those named, its reported linear-probe and fine-tuning top-1 and the three
+commands that reproduce a row: convert, linear-probe, fine-tune. Nothing is
+run.
 
 Usage:
     python tools/model_converters/released_checkpoints.py \
@@ -16,13 +17,19 @@ from typing import List
 import yaml
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-METAFILE = osp.join(REPO_ROOT, 'configs', 'metafile.yml')
+MODEL_INDEX = osp.join(REPO_ROOT, 'model-index.yml')
 
 
-def load_models(path: str = METAFILE) -> List[dict]:
-    """The ``Models`` entries of the metafile."""
-    with open(path) as f:
-        return yaml.safe_load(f)['Models']
+def load_models(index: str = MODEL_INDEX) -> List[dict]:
+    """The metafiles' ``Models`` entries of the authors' released
+    checkpoints (those with a ``Converter Arch``)."""
+    with open(index) as f:
+        metafiles = yaml.safe_load(f)['Import']
+    models = []
+    for metafile in metafiles:
+        with open(osp.join(osp.dirname(index), metafile)) as f:
+            models += yaml.safe_load(f)['Models']
+    return [model for model in models if 'Converter Arch' in model]
 
 
 def commands(model: dict, download_dir: str, work_dir: str,
