@@ -1,10 +1,13 @@
 from .compare import (
-    compare,
-    keypoint_examples,
-    markdown_table,
-    pretrain_and_probe,
+                      compare,
+                      keypoint_examples,
+                      markdown_table,
+                      pretrain_and_probe,
+                      summarise,
+                      sweep_runs,
 )
 
 __all__ = [
-    'compare', 'keypoint_examples', 'markdown_table', 'pretrain_and_probe'
+    'compare', 'keypoint_examples', 'markdown_table', 'pretrain_and_probe',
+    'summarise', 'sweep_runs'
 ]

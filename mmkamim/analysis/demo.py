@@ -114,7 +114,7 @@ def run_demo(work_dir: str = 'work_dirs/demo',
         work_dir,
         pretrain_options=pretrain_options,
         probe_options=probe_options,
-        seed=seed,
+        seeds=(seed, ),
         examples=examples,
         title=f'Embedded demo: {len(PHOTO_NAMES)} photo classes, '
         f'{pretrain_epochs} pre-training + {probe_epochs} probe epochs',

@@ -3,6 +3,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO_ROOT, tiny_demo_config
 
 
@@ -26,12 +27,71 @@ def test_compare_tool_writes_one_table_and_one_figure(tmp_path,
         capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads((work_dir / 'results.json').read_text())
-    assert results['seed'] == 3
+    assert results['seeds'] == [3]
     assert [r['name'] for r in results['runs']] == ['SimMIM', 'PixMIM']
     table = (work_dir / 'results.md').read_text().splitlines()
     assert len(table) == 4 and table[2].startswith('| SimMIM |')
     assert osp.getsize(work_dir / 'comparison.png') > 10_000
     # Both runs were trained with the shared seed.
     for name in ('SimMIM', 'PixMIM'):
-        log = (work_dir / name / 'pretrain.log').read_text()
+        log = (work_dir / name / 'seed3' / 'pretrain.log').read_text()
         assert 'seed = 3' in log or 'seed=3' in log
+
+
+@pytest.mark.slow
+def test_overrides_sweep_seeds_skip_and_probe_only(tmp_path, photo_dataset):
+    simmim = tiny_demo_config(tmp_path, photo_dataset,
+                              'simmim_vit-micro_1xb32_photos-96px.py')
+    probe = tiny_demo_config(tmp_path, photo_dataset,
+                             'vit-micro-p16_1xb32-linear_photos-96px.py')
+    work_dir = tmp_path / 'sweep'
+    tool = [sys.executable, osp.join(REPO_ROOT, 'tools', 'analysis_tools',
+                                     'compare_pretraining.py'),
+            '--probe-config', probe, '--work-dir', str(work_dir)]
+    sweep = tool + [
+        '--runs', f'SimMIM={simmim}', f'Other={simmim}',
+        '--run-cfg-options', 'Other', 'optim_wrapper.optimizer.lr=0.0042',
+        '--sweep', 'optim_wrapper.optimizer.weight_decay=0.05,0.1',
+        '--seeds', '0', '1', '--cfg-options', 'train_cfg.max_epochs=2']
+    first = subprocess.run(sweep, capture_output=True, text=True,
+                           timeout=900)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    results = json.loads((work_dir / 'results.json').read_text())
+    names = [r['name'] for r in results['runs']]
+    assert names == ['SimMIM-weight_decay=0.05', 'SimMIM-weight_decay=0.1',
+                     'Other-weight_decay=0.05', 'Other-weight_decay=0.1']
+    for run in results['runs']:
+        assert run['seeds'] == [0, 1] and len(run['per_seed']) == 2
+        tops = [r['top1'] for r in run['per_seed']]
+        assert run['top1'] == pytest.approx(sum(tops) / 2)
+        assert run['top1_std'] == pytest.approx(abs(tops[0] - tops[1]) /
+                                                2**0.5)
+    # The per-run override reached only its run; the sweep reached each.
+    log = (work_dir / 'Other-weight_decay=0.1' / 'seed1' /
+           'pretrain.log').read_text()
+    assert 'lr=0.0042' in log and 'weight_decay=0.1' in log
+    assert 'lr=0.0042' not in (work_dir / 'SimMIM-weight_decay=0.1' /
+                               'seed1' / 'pretrain.log').read_text()
+    table = (work_dir / 'results.md').read_text()
+    assert 'mean ± sd over 2 seeds' in table and ' ± ' in table
+
+    # Again: every stage finished before, so nothing is trained.
+    again = subprocess.run(sweep, capture_output=True, text=True,
+                           timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count('finished before') == 16
+    assert json.loads((work_dir / 'results.json').read_text()) == results
+
+    # Probe-only: an existing checkpoint, e.g. a converted released one.
+    checkpoint = results['runs'][0]['per_seed'][0]['checkpoint']
+    probe_only = subprocess.run(
+        tool[:-1] + [str(tmp_path / 'probe_only'), '--checkpoints',
+                     f'Released={checkpoint}'],
+        capture_output=True, text=True, timeout=900)
+    assert probe_only.returncode == 0, probe_only.stderr[-3000:]
+    (row, ) = json.loads(
+        (tmp_path / 'probe_only' / 'results.json').read_text())['runs']
+    assert row['name'] == 'Released' and row['loss'] == []
+    assert 0 <= row['top1'] <= 100
+    assert '| Released | - |' in (tmp_path / 'probe_only' /
+                                  'results.md').read_text()
