@@ -20,23 +20,10 @@ model = dict(
         img_size=img_size),
     neck=dict(in_channels=128))
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResizedCrop',
-        scale=img_size,
-        crop_ratio_range=(0.67, 1.0),
-        aspect_ratio_range=(3. / 4., 4. / 3.)),
-    dict(type='RandomFlip', prob=0.5, direction='vertical'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(
-        type='SimMIMMaskGenerator',
-        input_size=img_size,
-        mask_patch_size=16,
-        model_patch_size=16,
-        mask_ratio=0.6),
-    dict(type='PackInputs'),
-]
+# The paper's pipeline at 96 px, with 16 px mask patches.
+train_pipeline = _base_.train_pipeline
+train_pipeline[1]['scale'] = img_size  # RandomResizedCrop
+train_pipeline[4].update(input_size=img_size, mask_patch_size=16)
 
 train_dataloader = dict(
     batch_size=32,
