@@ -41,13 +41,16 @@ def test_train_py_resumes_and_takes_cfg_options(tmp_path, image_folder):
     work_dir = str(tmp_path / 'work')
     train = [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'), config,
              '--work-dir', work_dir]
-    first = subprocess.run(train + ['--vis-backend', 'tensorboard'],
-                           capture_output=True, text=True, timeout=300)
+    first = subprocess.run(
+        train + ['--vis-backend', 'tensorboard', '--vis-backend', 'wandb'],
+        env=dict(os.environ, WANDB_MODE='offline'), capture_output=True,
+        text=True, timeout=300)
     assert first.returncode == 0, first.stderr[-3000:]
-    # TensorBoard events beside mmengine's own scalars.
+    # TensorBoard events and an offline W&B run beside mmengine's scalars.
     vis = glob.glob(osp.join(work_dir, '*', 'vis_data'))
     assert len(vis) == 1
     assert glob.glob(osp.join(vis[0], 'events.out.tfevents.*'))
+    assert glob.glob(osp.join(vis[0], 'wandb', 'offline-run-*', '*.wandb'))
     assert osp.isfile(osp.join(vis[0], 'scalars.json'))
     second = subprocess.run(
         train + ['--resume', '--keypoints-in-pipeline', '--cfg-options',
