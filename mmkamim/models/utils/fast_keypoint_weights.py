@@ -36,7 +36,6 @@ FAST_CIRCLE = ((0, 3), (1, 3), (2, 2), (3, 1), (3, 0), (3, -1), (2, -2),
                (1, -3), (0, -3), (-1, -3), (-2, -2), (-3, -1), (-3, 0),
                (-3, 1), (-2, 2), (-1, 3))
 _BORDER = 3
-_ARC = 9
 
 
 def gray_channel_weights(channel_order: str, gray: str) -> Tuple[int, ...]:
