@@ -5,7 +5,7 @@ one per photo; training and validation crops from disjoint parts of each
 photo), pre-trains the same small ViT with each method under identical
 settings, linear-probes each, prints a side-by-side table and writes
 results.json, results.md and comparison.png (loss curves, keypoint weight
-maps) to the work dir. About 9 minutes on 2 CPU cores.
+maps) to the work dir. About 14 minutes on 2 CPU cores.
 
 Run it from any folder, from a checkout or an installed wheel:
     python -m mmkamim.demo --work-dir work_dirs/demo
