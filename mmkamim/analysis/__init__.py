@@ -8,6 +8,6 @@ from .compare import (
 )
 
 __all__ = [
-    'compare', 'keypoint_examples', 'markdown_table', 'pretrain_and_probe',
-    'summarise', 'sweep_runs'
+    'compare', 'keypoint_examples', 'keypoint_view', 'markdown_table',
+    'pretrain_and_probe', 'summarise', 'sweep_runs', 'trace_pipeline'
 ]

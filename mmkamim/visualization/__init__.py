@@ -1,3 +1,4 @@
 from .comparison_figure import draw_comparison, epoch_means
+from .keypoint_weight_figure import draw_keypoint_weights
 
-__all__ = ['draw_comparison', 'epoch_means']
+__all__ = ['draw_comparison', 'draw_keypoint_weights', 'epoch_means']

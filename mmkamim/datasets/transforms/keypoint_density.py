@@ -197,15 +197,15 @@ class KeypointDensity(BaseTransform):
                 f'got shape {img.shape}')
         return cv2.cvtColor(img, code)
 
-    def keypoint_map(self, img: np.ndarray) -> np.ndarray:
-        """Binary keypoint map F of an image.
+    def detect(self, img: np.ndarray) -> np.ndarray:
+        """The keypoints of an image, as the detector finds them.
 
         Args:
             img (np.ndarray): uint8 image (H, W), (H, W, 1), (H, W, 3) or
                 (H, W, 4) in ``channel_order``.
 
         Returns:
-            np.ndarray: (H, W) uint8 map, 1 where F is 1 and 0 elsewhere.
+            np.ndarray: (N, 2) float32 keypoint centres (x, y) in pixels.
         """
         if not isinstance(img, np.ndarray) or img.dtype != np.uint8:
             dtype = getattr(img, 'dtype', type(img).__name__)
@@ -216,13 +216,23 @@ class KeypointDensity(BaseTransform):
             raise ValueError(
                 f'KeypointDensity needs an (H, W) or (H, W, C) image, got '
                 f'shape {img.shape}')
-        gray = self._to_gray(img)
         if self._detector is None:
             self._detector = self._build_detector()
-        keypoints = self._detector.detect(gray, None)
-        points = (cv2.KeyPoint_convert(keypoints)
-                  if keypoints else np.empty((0, 2), np.float32))
-        return _RASTERIZERS[self.rasterize](points, *gray.shape)
+        keypoints = self._detector.detect(self._to_gray(img), None)
+        return (cv2.KeyPoint_convert(keypoints)
+                if keypoints else np.empty((0, 2), np.float32))
+
+    def keypoint_map(self, img: np.ndarray) -> np.ndarray:
+        """Binary keypoint map F of an image.
+
+        Args:
+            img (np.ndarray): uint8 image (H, W), (H, W, 1), (H, W, 3) or
+                (H, W, 4) in ``channel_order``.
+
+        Returns:
+            np.ndarray: (H, W) uint8 map, 1 where F is 1 and 0 elsewhere.
+        """
+        return _RASTERIZERS[self.rasterize](self.detect(img), *img.shape[:2])
 
     def transform(self, results: dict) -> dict:
         """Add ``kp_weight`` to ``results``.
