@@ -6,6 +6,7 @@ from .compare import (
                       summarise,
                       sweep_runs,
 )
+from .pipeline_trace import keypoint_view, trace_pipeline
 
 __all__ = [
     'compare', 'keypoint_examples', 'keypoint_view', 'markdown_table',
