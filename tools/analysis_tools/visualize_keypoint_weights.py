@@ -14,7 +14,6 @@ Example:
         --out-dir work_dirs/weights
 """
 import argparse
-import glob
 import json
 import os
 import os.path as osp
@@ -23,30 +22,8 @@ from mmengine.config import Config, DictAction
 
 import mmkamim  # noqa: F401  (registers mmkamim's components)
 from mmkamim.analysis import keypoint_view, trace_pipeline
+from mmkamim.utils import image_files
 from mmkamim.visualization import draw_keypoint_weights
-
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif',
-                    '.tiff', '.webp')
-
-
-def image_files(items):
-    """The image files of files and folders (recursively), sorted."""
-    files = []
-    for item in items:
-        if osp.isdir(item):
-            found = [
-                path for path in glob.glob(
-                    osp.join(item, '**', '*'), recursive=True)
-                if path.lower().endswith(IMAGE_EXTENSIONS)
-            ]
-            if not found:
-                raise FileNotFoundError(f'no images in folder {item}')
-            files += sorted(found)
-        elif osp.isfile(item):
-            files.append(item)
-        else:
-            raise FileNotFoundError(f'no such image or folder: {item}')
-    return files
 
 
 def main() -> None:
