@@ -39,7 +39,8 @@ def build_model(config: str, checkpoint: str) -> torch.nn.Module:
     load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
                     logger='silent')
     model.cfg = cfg
-    return model.eval()
+    model.eval()
+    return model
 
 
 def image_size(model: torch.nn.Module) -> int:
