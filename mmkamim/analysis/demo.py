@@ -119,7 +119,49 @@ def run_demo(work_dir: str = 'work_dirs/demo',
         title=f'Embedded demo: {len(PHOTO_NAMES)} photo classes, '
         f'{pretrain_epochs} pre-training + {probe_epochs} probe epochs',
         log=log)
+    example_files = [
+        osp.join(data_root, 'val', name, '000.png') for name in EXAMPLE_PHOTOS
+    ]
+    figures = demo_figures(results, example_files, work_dir, seed)
     log('\n' + markdown_table(results))
-    log(f'\nresults: {osp.join(work_dir, "results.json")}, figure: '
-        f'{osp.join(work_dir, "comparison.png")}')
+    log(f'\nresults: {osp.join(work_dir, "results.json")}, figures: '
+        f'{osp.join(work_dir, "comparison.png")}, ' + ', '.join(figures))
     return results
+
+
+def demo_figures(results: Sequence[dict], images: Sequence[str],
+                 work_dir: str, seed: int) -> List[str]:
+    """The keypoint weights through the KAMIM pipeline, and every
+    method's reconstructions of ``images``.
+
+    Returns:
+        list[str]: The figures written.
+    """
+    from mmengine.config import Config
+
+    from ..visualization import draw_keypoint_weights, draw_reconstructions
+    from .pipeline_trace import keypoint_view, trace_pipeline
+    from .reconstruction import build_model, image_size, load_square
+    from .reconstruction import reconstruct as run_reconstruction
+    written = []
+    kamim = Config.fromfile(demo_config(DEMO_RUNS['KAMIM']))
+    for i, path in enumerate(images):
+        trace = trace_pipeline(kamim, path, seed, i)
+        out_file = osp.join(work_dir, f'keypoint_weights_{i}.png')
+        draw_keypoint_weights(trace['stages'], keypoint_view(kamim, trace),
+                              path, out_file)
+        written.append(out_file)
+    columns = {}
+    for result in results:
+        config = demo_config(DEMO_RUNS[result['name']])
+        model = build_model(config, result['checkpoint'])
+        size = image_size(model)
+        columns[result['name']] = [
+            run_reconstruction(model, load_square(path, size), seed)
+            for path in images
+        ]
+    out_file = osp.join(work_dir, 'reconstructions.png')
+    draw_reconstructions(columns, [osp.basename(osp.dirname(p))
+                                   for p in images], out_file)
+    written.append(out_file)
+    return written

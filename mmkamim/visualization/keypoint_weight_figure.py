@@ -70,3 +70,41 @@ def draw_keypoint_weights(stages: Sequence[Tuple[str, np.ndarray]],
     if out_file is not None:
         fig.savefig(out_file, dpi=90)
     return fig
+
+
+def draw_reconstructions(columns: Dict[str, Sequence[Dict]],
+                         rows: Sequence[str],
+                         out_file: Optional[str] = None):
+    """Reconstructions of the same images by several models.
+
+    Args:
+        columns (dict): Model name to one ``reconstruct`` result per image
+            (``original``, ``masked``, ``reconstruction``, ``note``).
+        rows (Sequence[str]): The images' names.
+        out_file (str, optional): Save the figure here as PNG.
+
+    Returns:
+        matplotlib.figure.Figure: The figure.
+    """
+    names = list(columns)
+    cols = 1 + 2 * len(names)
+    fig, axes = plt.subplots(len(rows), cols, squeeze=False,
+                             figsize=(2.2 * cols, 2.4 * len(rows)),
+                             constrained_layout=True)
+    for row, label in enumerate(rows):
+        first = columns[names[0]][row]
+        panels = [(f'{label}: original', first['original'])]
+        for name in names:
+            out = columns[name][row]
+            panels += [(f'{name}: masked', out['masked']),
+                       (f'{name}: reconstruction', out['reconstruction'])]
+        for axis, (title, img) in zip(axes[row], panels):
+            axis.imshow(img)
+            axis.set_title(title, fontsize=8)
+            axis.axis('off')
+    notes = {columns[name][0]['note'] for name in names}
+    fig.suptitle('Reconstructions (model pixels where masked); ' +
+                 '; '.join(sorted(notes)), fontsize=8)
+    if out_file is not None:
+        fig.savefig(out_file, dpi=90)
+    return fig

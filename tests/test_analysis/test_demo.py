@@ -24,6 +24,10 @@ def test_demo_runs_end_to_end_in_reduced_mode(tmp_path):
             for r in saved['runs']] == ['SimMIM', 'KAMIM', 'PixMIM']
     assert (tmp_path / 'results.md').read_text().count('|') > 10
     assert osp.getsize(tmp_path / 'comparison.png') > 10_000
+    # The weight maps through the KAMIM pipeline, every method's
+    # reconstructions.
+    for name in ('keypoint_weights_0.png', 'reconstructions.png'):
+        assert osp.getsize(tmp_path / name) > 10_000
     # Progress is reported per stage, and the table is printed at the end.
     assert any('pre-training' in line for line in lines)
     assert any('| KAMIM |' in line for line in lines)
