@@ -15,7 +15,7 @@ means). Needs scikit-image (the ``analysis`` or ``tests`` extra).
 Example:
     python tools/analysis_tools/reconstruction_quality.py \
         configs/kamim_vit-base_8xb256_in1k.py work_dirs/kamim/epoch_110.pth \
-        --data data/imagenet/val --out-dir work_dirs/quality
+        --data data/imagenet/val
 """
 import argparse
 import json
@@ -56,7 +56,8 @@ def main() -> None:
     parser.add_argument('checkpoint', help='pre-training checkpoint')
     parser.add_argument('--data', nargs='+', required=True,
                         help='image folders and/or files')
-    parser.add_argument('--out-dir', required=True)
+    parser.add_argument('--out-dir', default='work_dirs/reconstruction_quality',
+                        help='where reconstruction_quality.json goes')
     parser.add_argument('--mask-seed', type=int, default=0)
     args = parser.parse_args()
     model = build_model(args.config, args.checkpoint)
