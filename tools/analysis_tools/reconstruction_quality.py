@@ -56,8 +56,10 @@ def main() -> None:
     parser.add_argument('checkpoint', help='pre-training checkpoint')
     parser.add_argument('--data', nargs='+', required=True,
                         help='image folders and/or files')
-    parser.add_argument('--out-dir', default='work_dirs/reconstruction_quality',
-                        help='where reconstruction_quality.json goes')
+    parser.add_argument(
+        '--out-dir',
+        default='work_dirs/reconstruction_quality',
+        help='where reconstruction_quality.json goes')
     parser.add_argument('--mask-seed', type=int, default=0)
     args = parser.parse_args()
     model = build_model(args.config, args.checkpoint)
