@@ -1,4 +1,5 @@
 """Shared fixtures: real photos shipped by scikit-image, and small runs."""
+import importlib.util
 import os.path as osp
 from typing import List
 
@@ -156,3 +157,44 @@ def kamim_checkpoint(tmp_path_factory, photo_dataset) -> str:
     cfg.work_dir = str(tmp / 'work')
     Runner.from_cfg(cfg).train()
     return str(tmp / 'work' / 'epoch_2.pth')
+
+
+TINY_VIT = dict(embed_dims=32, num_layers=2, num_heads=2,
+                feedforward_channels=64)
+
+
+def tiny_model_config(name: str):
+    """A shipped pre-training config with a 2-block, 32-dim ViT (and, for
+    the MAE family, a 1-block decoder)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
+    cfg.model.backbone.arch = TINY_VIT
+    if cfg.model.neck.type == 'MAEPretrainDecoder':
+        cfg.model.neck.update(embed_dim=32, decoder_embed_dim=32,
+                              decoder_depth=1, decoder_num_heads=2)
+    else:
+        cfg.model.neck.in_channels = 32
+    return cfg
+
+
+def train_in_process(config: str, work_dir, **options):
+    """Train a config file with mmengine's Runner in this process."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(work_dir)
+    cfg.merge_from_dict(options)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return runner
+
+
+def load_tool(*parts: str):
+    """A script under tools/ as a module (e.g. ``'model_converters',
+    'hf_simmim_to_mmkamim.py'``)."""
+    path = osp.join(REPO_ROOT, 'tools', *parts)
+    spec = importlib.util.spec_from_file_location(
+        osp.splitext(parts[-1])[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

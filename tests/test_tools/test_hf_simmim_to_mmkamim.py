@@ -6,7 +6,6 @@ released files) are built with random weights, converted, and compared with
 our pre-training models, probes and fine-tuning backbones on the same
 images and masks.
 """
-import importlib.util
 import os.path as osp
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 import transformers
-from conftest import CONFIG_DIR, REPO_ROOT
+from conftest import CONFIG_DIR, REPO_ROOT, load_tool
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
@@ -33,11 +32,7 @@ HF_VIT_EPS = {'model.backbone.norm_cfg.eps': 1e-12}
 
 
 def converter_module():
-    spec = importlib.util.spec_from_file_location('hf_simmim_to_mmkamim',
-                                                  TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('model_converters', 'hf_simmim_to_mmkamim.py')
 
 
 def perturbed(model: torch.nn.Module) -> torch.nn.Module:

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT, tiny_demo_config
+from conftest import REPO_ROOT, load_tool, tiny_demo_config
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
@@ -22,8 +22,7 @@ from mmkamim.analysis.reconstruction import (
 )
 
 TOOLS = osp.join(REPO_ROOT, 'tools', 'analysis_tools')
-sys.path.insert(0, TOOLS)
-from reconstruction_quality import quality  # noqa: E402
+quality = load_tool('analysis_tools', 'reconstruction_quality.py').quality
 
 
 @pytest.fixture

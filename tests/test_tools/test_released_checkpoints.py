@@ -1,6 +1,5 @@
 """The released checkpoints' metafile, and the commands printed from it."""
 import glob
-import importlib.util
 import os.path as osp
 import re
 import shlex
@@ -9,7 +8,7 @@ import sys
 from types import SimpleNamespace
 
 import modelindex
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, load_tool
 from mmengine.config import Config, DictAction
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'model_converters',
@@ -18,11 +17,7 @@ MODEL_INDEX = osp.join(REPO_ROOT, 'model-index.yml')
 
 
 def tool():
-    spec = importlib.util.spec_from_file_location('released_checkpoints',
-                                                  TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('model_converters', 'released_checkpoints.py')
 
 
 def test_metafiles_list_the_ten_released_checkpoints():

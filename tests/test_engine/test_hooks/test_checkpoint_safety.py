@@ -5,9 +5,7 @@ import os
 
 import pytest
 import torch
-from conftest import tiny_demo_config, tiny_vit_config
-from mmengine.config import Config
-from mmengine.runner import Runner
+from conftest import tiny_demo_config, tiny_vit_config, train_in_process
 
 
 class RunsCode:
@@ -33,21 +31,12 @@ def pretrain_config(tmp_path, image_folder):
                            'kamim_vit-base_8xb256_in1k.py')
 
 
-def run(config, work_dir, **options):
-    cfg = Config.fromfile(config)
-    cfg.work_dir = str(work_dir)
-    cfg.merge_from_dict(options)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    return runner
-
-
 @pytest.mark.parametrize('resume', [True, False])
 def test_resume_and_load_from_refuse_code(tmp_path, pretrain_config, resume):
     path = malicious_checkpoint(tmp_path, {})
     with pytest.raises(ValueError, match=f'checkpoint {path} holds Python '
                        r'objects that run code when loaded \(posix.system'):
-        run(pretrain_config, tmp_path / 'work', load_from=path,
+        train_in_process(pretrain_config, tmp_path / 'work', load_from=path,
             resume=resume)
     assert not (tmp_path / 'PWNED').exists()
 
@@ -58,14 +47,14 @@ def test_probe_init_cfg_refuses_code(tmp_path, photo_dataset):
                               'vit-micro-p16_1xb32-linear_photos-96px.py')
     with pytest.raises(ValueError, match='holds Python objects that run '
                        'code'):
-        run(config, tmp_path / 'probe',
+        train_in_process(config, tmp_path / 'probe',
             **{'model.backbone.init_cfg.checkpoint': path})
     assert not (tmp_path / 'PWNED').exists()
 
 
 def test_checkpoint_cut_off_mid_write(tmp_path, pretrain_config):
     work = tmp_path / 'work'
-    run(pretrain_config, work, **{'train_cfg.max_iters': 2,
+    train_in_process(pretrain_config, work, **{'train_cfg.max_iters': 2,
                                   'default_hooks.checkpoint.interval': 1})
     # A kill while iter_2.pth was written: mmengine updates last_checkpoint
     # only after a save completes, so it still names iter_1.pth.
@@ -75,9 +64,10 @@ def test_checkpoint_cut_off_mid_write(tmp_path, pretrain_config):
     # Naming the broken file stops the run and says what is wrong.
     with pytest.raises(ValueError, match=f'checkpoint {latest} cannot be '
                        'read .* cut off while it was being written'):
-        run(pretrain_config, work, load_from=str(latest), resume=True)
+        train_in_process(pretrain_config, work, load_from=str(latest),
+                         resume=True)
     # Resuming the work dir takes the last complete checkpoint.
-    runner = run(pretrain_config, work, resume=True,
+    runner = train_in_process(pretrain_config, work, resume=True,
                  **{'train_cfg.max_iters': 3})
     assert runner.iter == 3
     log = max(work.glob('*/*.log'), key=os.path.getmtime).read_text()

@@ -14,9 +14,7 @@ import time
 
 import pytest
 import torch
-from conftest import REPO_ROOT, tiny_vit_config
-from mmengine.config import Config
-from mmengine.runner import Runner
+from conftest import REPO_ROOT, tiny_vit_config, train_in_process
 
 EPOCHS = """
 train_dataloader.update(num_workers=2, persistent_workers=True)
@@ -25,15 +23,6 @@ default_hooks['checkpoint'] = dict(type='CheckpointHook', interval=1)
 log_processor = dict(by_epoch=True)
 randomness = dict(seed=None, deterministic=True)
 """
-
-
-def train(config: str, work_dir, **options) -> Runner:
-    cfg = Config.fromfile(config)
-    cfg.work_dir = str(work_dir)
-    cfg.merge_from_dict(options)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    return runner
 
 
 def parameters(checkpoint) -> torch.Tensor:
@@ -51,7 +40,7 @@ def test_resume_from_an_epoch_checkpoint_and_after_kill_9(tmp_path,
     config = tiny_vit_config(tmp_path, image_folder,
                              'kamim_vit-base_8xb256_in1k.py', EPOCHS)
     straight = tmp_path / 'straight'
-    train(config, straight)
+    train_in_process(config, straight)
     seed = torch.load(straight / 'epoch_2.pth',
                       weights_only=True)['meta']['seed']
     expected = parameters(straight / 'epoch_2.pth')
@@ -59,9 +48,9 @@ def test_resume_from_an_epoch_checkpoint_and_after_kill_9(tmp_path,
     # 1 epoch, then --resume for the 2nd; the seed the first run drew (here
     # forced to the straight run's) must come back from the checkpoint.
     resumed = tmp_path / 'resumed'
-    train(config, resumed, **{'randomness.seed': seed,
+    train_in_process(config, resumed, **{'randomness.seed': seed,
                               'train_cfg.max_epochs': 1})
-    train(config, resumed, resume=True)
+    train_in_process(config, resumed, resume=True)
     assert relative_difference(expected,
                                parameters(resumed / 'epoch_2.pth')) <= 1e-5
 

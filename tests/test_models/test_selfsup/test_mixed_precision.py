@@ -13,14 +13,11 @@ import random
 import numpy as np
 import pytest
 import torch
-from conftest import CONFIG_DIR
+from conftest import tiny_model_config
 from mmcv.transforms import Compose
-from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
-
-TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 
 
 @pytest.mark.slow
@@ -28,13 +25,7 @@ TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
                                   'kamae_vit-base_8xb256_in1k.py'])
 def test_fp16_at_t_01_stays_finite_and_rarely_skips(name, image_folder):
     init_default_scope('mmpretrain')
-    cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
-    cfg.model.backbone.arch = TINY
-    if cfg.model.neck.type == 'MAEPretrainDecoder':
-        cfg.model.neck.update(embed_dim=32, decoder_embed_dim=32,
-                              decoder_depth=1, decoder_num_heads=2)
-    else:
-        cfg.model.neck.in_channels = 32
+    cfg = tiny_model_config(name)
     cfg.model.data_preprocessor.temperature = 0.1
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)

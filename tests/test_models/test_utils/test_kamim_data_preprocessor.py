@@ -7,9 +7,8 @@ import random
 import numpy as np
 import pytest
 import torch
-from conftest import CONFIG_DIR
+from conftest import tiny_model_config
 from mmcv.transforms import Compose
-from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
@@ -17,19 +16,6 @@ from mmpretrain.models.utils import SelfSupDataPreprocessor
 from mmpretrain.registry import MODELS
 
 from mmkamim.utils import keypoints_in_pipeline
-
-TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
-
-
-def tiny_config(name: str) -> Config:
-    cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
-    cfg.model.backbone.arch = TINY
-    if cfg.model.neck.type == 'MAEPretrainDecoder':
-        cfg.model.neck.update(embed_dim=32, decoder_embed_dim=32,
-                              decoder_depth=1, decoder_num_heads=2)
-    else:
-        cfg.model.neck.in_channels = 32
-    return cfg
 
 
 def packed(pipeline, files, seed: int):
@@ -45,7 +31,7 @@ def packed(pipeline, files, seed: int):
 
 
 def test_forward_adds_the_weights_and_normalises_as_simmim(image_folder):
-    cfg = tiny_config('kamim_vit-base_8xb256_in1k.py')
+    cfg = tiny_model_config('kamim_vit-base_8xb256_in1k.py')
     init_default_scope('mmpretrain')
     ours = MODELS.build(cfg.model.data_preprocessor)
     plain = SelfSupDataPreprocessor(**{
@@ -71,7 +57,7 @@ def test_forward_adds_the_weights_and_normalises_as_simmim(image_folder):
 def test_one_iteration_equals_the_cpu_transform(name, image_folder):
     """Same images, masks and initial model: the device path and the
     KeypointDensity pipeline give the same weights, loss and update."""
-    device_cfg = tiny_config(name)
+    device_cfg = tiny_model_config(name)
     cpu_cfg = keypoints_in_pipeline(copy.deepcopy(device_cfg))
     files = sorted(glob.glob(osp.join(image_folder, '*.png')))[:4]
     losses, params = [], []
