@@ -32,10 +32,10 @@ def _recording_attention(store: List[torch.Tensor]):
 
     def attention(query, key, value, attn_mask=None, dropout_p=0.0,
                   **kwargs):
-        weights = torch.softmax(
-            query @ key.transpose(-2, -1) * query.shape[-1]**-0.5, dim=-1)
         if attn_mask is not None:
             raise ValueError('attention masks are not supported here')
+        weights = torch.softmax(
+            query @ key.transpose(-2, -1) * query.shape[-1]**-0.5, dim=-1)
         store.append(weights.detach())
         return weights @ value
 

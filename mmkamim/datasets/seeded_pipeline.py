@@ -55,10 +55,15 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's global generators."""
+    """Seed Python's, NumPy's and torch's global (CPU) generators.
+
+    Only torch's CPU generator, which data transforms draw from:
+    ``torch.manual_seed`` also visits every accelerator backend, which costs
+    about 0.1 ms per sample here.
+    """
     random.seed(seed)
     np.random.seed(seed)
-    torch.manual_seed(seed)
+    torch.default_generator.manual_seed(seed)
 
 
 def _is_loading(transform: Callable) -> bool:

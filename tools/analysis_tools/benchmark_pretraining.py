@@ -6,8 +6,9 @@ written to JSON:
 1. **Data pipeline, per worker**: images per second of the train pipeline of
    SimMIM, KAMIM with its weights on the device (the pipeline is SimMIM's),
    and KAMIM with the ``KeypointDensity`` transform (FAST, ORB, SIFT), on
-   the same ImageNet-sized JPEG files (decoding included), in one thread as
-   a dataloader worker runs. Methods are interleaved round by round, in a
+   the same ImageNet-sized JPEG files (decoding and the per-sample seeding
+   of ``ReproducibleSampler`` included), in one thread as a dataloader
+   worker runs. Methods are interleaved round by round, in a
    rotating order, so that drift cancels; the median round is reported.
 2. **Training step**: ``model.train_step`` (data preprocessor, forward,
    backward, optimiser step) of SimMIM, KAMIM (device path) and KAMIM (CPU
@@ -43,6 +44,7 @@ from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
 import mmkamim  # noqa: F401  (registers mmkamim's components)
+from mmkamim.datasets import SampleKey, SeededPipeline
 from mmkamim.datasets.sample_photos import PHOTO_NAMES, load_photo
 from mmkamim.utils import keypoints_in_pipeline
 
@@ -88,11 +90,12 @@ def rotated(names: List[str], shift: int) -> List[str]:
     return names[shift:] + names[:shift]
 
 
-def run_pipeline(pipeline: Compose, paths: List[str], seed: int) -> None:
+def run_pipeline(pipeline: SeededPipeline, paths: List[str],
+                 seed: int) -> None:
+    """Every file through the pipeline, seeded per sample as
+    ReproducibleSampler seeds it in training."""
     for i, path in enumerate(paths):
-        random.seed(seed + i)
-        np.random.seed(seed + i)
-        pipeline(dict(img_path=path))
+        pipeline(dict(img_path=path, sample_idx=SampleKey(i, seed, 0)))
 
 
 def pipeline_throughput(pipelines: Dict[str, Compose], paths: List[str],
@@ -250,13 +253,14 @@ def main() -> None:
             torch.set_num_threads(1)
             cv2.setNumThreads(1)
             pipelines = {
-                name: Compose(cfg.train_dataloader.dataset.pipeline)
+                name: SeededPipeline(
+                    Compose(cfg.train_dataloader.dataset.pipeline))
                 for name, cfg in methods.items()
             }
             for detector in ('orb', 'sift'):
-                pipelines[f'KAMIM (CPU {detector.upper()})'] = Compose(
-                    cpu_transform(kamim, detector).train_dataloader.dataset
-                    .pipeline)
+                pipelines[f'KAMIM (CPU {detector.upper()})'] = SeededPipeline(
+                    Compose(cpu_transform(kamim, detector).train_dataloader
+                            .dataset.pipeline))
             ms = pipeline_throughput(pipelines, paths, args.pipeline_rounds)
             torch.set_num_threads(threads)
             cv2.setNumThreads(-1)
