@@ -16,10 +16,13 @@ default_hooks = dict(
 # WeightsOnlyCheckpointHook keeps checkpoints loadable by
 # torch.load(weights_only=True), which torch >= 2.6 uses by default and
 # mmengine 0.10.7 relies on to resume, and refuses cut-off or code-running
-# checkpoints; ReproducibilityHook makes --resume continue the run exactly.
+# checkpoints; ReproducibilityHook makes --resume continue the run exactly;
+# LossScaleMonitorHook logs the steps --amp's loss scaler skips and warns
+# when they are many.
 custom_hooks = [
     dict(type='WeightsOnlyCheckpointHook'),
     dict(type='ReproducibilityHook'),
+    dict(type='LossScaleMonitorHook'),
 ]
 
 env_cfg = dict(

@@ -6,6 +6,7 @@ custom_hooks = [
     dict(type='WeightsOnlyCheckpointHook'),
     dict(type='CheckPretrainedHook'),
     dict(type='ReproducibilityHook'),
+    dict(type='LossScaleMonitorHook'),
 ]
 default_hooks = dict(
     logger=dict(interval=50),
