@@ -78,28 +78,27 @@ class LossScaleMonitorHook(Hook):
         return scaler
 
     def before_train(self, runner) -> None:
-        """Say once when a loss scaler is there but cannot be watched."""
-        scaler = getattr(runner.optim_wrapper, 'loss_scaler', None)
-        if scaler is not None and self._scaler(runner) is None:
+        """Take the starting scale (a resumed one included), or say once
+        when a loss scaler is there but cannot be watched."""
+        scaler = self._scaler(runner)
+        if scaler is not None:
+            self._scale = scaler.get_scale()
+        elif getattr(runner.optim_wrapper, 'loss_scaler', None) is not None:
             print_log(
                 'LossScaleMonitorHook: the loss scale is static (or the '
                 'scaler disabled), so skipped steps cannot be counted; use '
                 "loss_scale='dynamic' to have them counted",
                 logger='current', level=logging.WARNING)
 
-    def before_train_iter(self, runner, batch_idx: int,
-                          data_batch=None) -> None:
-        """Remember the scale the step starts with."""
-        scaler = self._scaler(runner)
-        self._scale = None if scaler is None else scaler.get_scale()
-
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
         """Count a skip, log, and check the recent ratio."""
-        scaler = self._scaler(runner)
-        if scaler is None or self._scale is None:
+        if self._scale is None:
             return
-        scale = scaler.get_scale()
+        # One read of the scale per iteration: on a GPU it waits for the
+        # optimizer step, as mmengine already waits for the loss and the
+        # gradient norm.
+        scale = self._scaler(runner).get_scale()
         # With gradient accumulation, most iterations take no step.
         if runner.optim_wrapper.should_update():
             skipped = scale < self._scale
@@ -110,6 +109,7 @@ class LossScaleMonitorHook(Hook):
                 self.late_skipped += skipped
                 self.recent.append(skipped)
                 self._check_window()
+        self._scale = scale
         runner.message_hub.update_scalar('train/amp_scale', scale)
         runner.message_hub.update_scalar('train/amp_skipped', self.skipped)
 
