@@ -19,7 +19,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmkamim  # noqa: F401  (registers mmkamim's components)
-from mmkamim.utils import setup_cpu_distributed
+from mmkamim.utils import process_group_closed_at_exit, setup_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -136,18 +136,19 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-    cfg = setup_cpu_distributed(cfg)
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
-    if args.out is not None and args.out_item != 'metrics':
-        runner.test_evaluator.metrics.append(
-            DumpResults(out_file_path=args.out))
-    metrics = runner.test()
-    if args.out is not None and args.out_item == 'metrics' \
-            and runner.rank == 0:
-        dump(metrics, args.out)
+    with process_group_closed_at_exit():
+        cfg = setup_cpu_distributed(cfg)
+        if 'runner_type' in cfg:
+            runner = RUNNERS.build(cfg)
+        else:
+            runner = Runner.from_cfg(cfg)
+        if args.out is not None and args.out_item != 'metrics':
+            runner.test_evaluator.metrics.append(
+                DumpResults(out_file_path=args.out))
+        metrics = runner.test()
+        if args.out is not None and args.out_item == 'metrics' \
+                and runner.rank == 0:
+            dump(metrics, args.out)
 
 
 if __name__ == '__main__':

@@ -9,7 +9,11 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmkamim  # noqa: F401  (registers mmkamim's components)
-from mmkamim.utils import keypoints_in_pipeline, setup_cpu_distributed
+from mmkamim.utils import (
+    keypoints_in_pipeline,
+    process_group_closed_at_exit,
+    setup_cpu_distributed,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -156,12 +160,13 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-    cfg = setup_cpu_distributed(cfg)
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
-    runner.train()
+    with process_group_closed_at_exit():
+        cfg = setup_cpu_distributed(cfg)
+        if 'runner_type' in cfg:
+            runner = RUNNERS.build(cfg)
+        else:
+            runner = Runner.from_cfg(cfg)
+        runner.train()
 
 
 if __name__ == '__main__':

@@ -1,5 +1,7 @@
 """Multi-process training on machines without CUDA."""
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -41,3 +43,19 @@ def setup_cpu_distributed(cfg: Config) -> Config:
     wrapper.setdefault('device_ids', None)
     cfg.model_wrapper_cfg = wrapper
     return cfg
+
+
+@contextmanager
+def process_group_closed_at_exit() -> Iterator[None]:
+    """Destroy the default process group when the block ends, however it
+    ends.
+
+    mmengine never destroys it; a gloo process left to tear its group down
+    during interpreter shutdown sometimes aborts there ("terminate called
+    without an active exception", exit -6) after training has finished.
+    """
+    try:
+        yield
+    finally:
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
