@@ -1,11 +1,14 @@
 """Shared fixtures: real photos shipped by scikit-image, and small runs."""
 import importlib.util
+import itertools
 import os.path as osp
+import random
 from typing import List
 
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from mmkamim.datasets.sample_photos import PHOTO_NAMES, load_photo
 
@@ -31,13 +34,65 @@ def random_resized_crops(count: int, size: int = 192,
 
 
 @pytest.fixture(autouse=True)
-def fresh_message_hubs():
-    """mmengine names a run's message hub after its config file and the
-    second it started: two runs of one config within a second (in two
-    tests) would share one and mix their logged losses."""
+def seeded_global_generators():
+    """Every test starts from the same global random state, whatever ran
+    before it (tests that draw random numbers seed their own generators as
+    well; this keeps a forgotten one from depending on test order)."""
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def own_loggers_and_message_hubs():
+    """Loggers, message hubs and visualizers a test creates end with it
+    (their log files closed), so the next test cannot write into them."""
+    from mmengine.logging import MessageHub, MMLogger
+    from mmengine.visualization import Visualizer
+    managers = (MessageHub, MMLogger, Visualizer)
+    before = {m: set(m._instance_dict) for m in managers}
     yield
-    from mmengine.logging import MessageHub
-    MessageHub._instance_dict.clear()
+    for manager in managers:
+        for name in set(manager._instance_dict) - before[manager]:
+            instance = manager._instance_dict.pop(name)
+            for handler in getattr(instance, 'handlers', []):
+                handler.close()
+
+
+_RUN_NUMBERS = itertools.count()
+
+
+def build_runner(cfg, work_dir=None):
+    """``Runner.from_cfg`` with a name no other run of the test session
+    has.
+
+    mmengine names a run (its logger, message hub and visualizer) after the
+    config file and the second it started: two runs of one config started
+    within a second would share a logger and write into each other's logs.
+
+    Args:
+        cfg (Config): The config; its ``work_dir`` is set when given.
+        work_dir (str or Path, optional): Work dir of the run.
+
+    Returns:
+        Runner: The built runner.
+    """
+    from mmengine.runner import Runner
+    if work_dir is not None:
+        cfg.work_dir = str(work_dir)
+    parent, leaf = osp.split(osp.abspath(cfg.work_dir))
+    cfg.experiment_name = (f'{osp.basename(parent)}-{leaf}-'
+                           f'{next(_RUN_NUMBERS)}')
+    return Runner.from_cfg(cfg)
+
+
+def config_path(folder, stem: str):
+    """A config file name in ``folder`` that no earlier call took."""
+    path = folder / f'{stem}.py'
+    for number in itertools.count(1):
+        if not path.exists():
+            return path
+        path = folder / f'{stem}_{number}.py'
 
 
 @pytest.fixture(scope='session')
@@ -72,7 +127,7 @@ def tiny_vit_config(tmp_path, image_folder: str, base: str,
     Returns:
         str: Path of the written config.
     """
-    path = tmp_path / f'tiny_{osp.splitext(base)[0]}.py'
+    path = config_path(tmp_path, f'tiny_{osp.splitext(base)[0]}')
     path.write_text(f"""
 _base_ = [{osp.join(CONFIG_DIR, base)!r}]
 model = dict(
@@ -115,7 +170,8 @@ def tiny_demo_config(tmp_path, photo_dataset: str, base: str,
                      extra: str = '') -> str:
     """Write a 2-block, 32-dim variant of a ``configs/demo`` config that
     trains 2 epochs on ``photo_dataset`` without worker processes."""
-    path = tmp_path / f'tiny_{osp.splitext(osp.basename(base))[0]}.py'
+    path = config_path(tmp_path,
+                       f'tiny_{osp.splitext(osp.basename(base))[0]}')
     is_probe = 'linear' in base
     if is_probe:
         model = (f"model = dict(backbone=dict(arch={TINY_ARCH}, "
@@ -149,13 +205,11 @@ default_hooks = dict(logger=dict(interval=1),
 def kamim_checkpoint(tmp_path_factory, photo_dataset) -> str:
     """A checkpoint of the tiny demo KAMIM after 2 epochs."""
     from mmengine.config import Config
-    from mmengine.runner import Runner
     tmp = tmp_path_factory.mktemp('kamim')
     cfg = Config.fromfile(
         tiny_demo_config(tmp, photo_dataset,
                          'kamim_vit-micro_1xb32_photos-96px.py'))
-    cfg.work_dir = str(tmp / 'work')
-    Runner.from_cfg(cfg).train()
+    build_runner(cfg, tmp / 'work').train()
     return str(tmp / 'work' / 'epoch_2.pth')
 
 
@@ -180,13 +234,29 @@ def tiny_model_config(name: str):
 def train_in_process(config: str, work_dir, **options):
     """Train a config file with mmengine's Runner in this process."""
     from mmengine.config import Config
-    from mmengine.runner import Runner
     cfg = Config.fromfile(config)
-    cfg.work_dir = str(work_dir)
     cfg.merge_from_dict(options)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg, work_dir)
     runner.train()
     return runner
+
+
+def wait_for_file(path, child, hung_after: float = 900) -> None:
+    """Wait until a training subprocess has written ``path``.
+
+    Fails when the child exits first. ``hung_after`` seconds only guard
+    against a child that hangs; no verdict depends on how fast it is.
+    """
+    import time
+    give_up = time.monotonic() + hung_after
+    while not osp.exists(path):
+        if child.poll() is not None:
+            pytest.fail(f'the run ended (exit {child.returncode}) before '
+                        f'writing {path}')
+        if time.monotonic() > give_up:
+            child.kill()
+            pytest.fail(f'the run hung: no {path} after {hung_after} s')
+        time.sleep(0.02)
 
 
 def load_tool(*parts: str):

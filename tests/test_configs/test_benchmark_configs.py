@@ -3,11 +3,10 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import CONFIG_DIR, tiny_demo_config
+from conftest import CONFIG_DIR, build_runner, tiny_demo_config
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.registry import init_default_scope
-from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
 from mmkamim.engine.hooks.check_pretrained_hook import check_backbone_weights
@@ -94,6 +93,7 @@ def test_benchmark_follows_the_paper(name):
 
 
 def test_probe_feature_is_the_pooled_8th_block():
+    torch.manual_seed(0)
     cfg = load('vit-tiny-p16_8xb256-linear-coslr-100e_in1k.py')
     cfg.model.backbone.init_cfg = None
     init_default_scope('mmpretrain')
@@ -137,8 +137,7 @@ def probe_runner(tmp_path, photo_dataset, checkpoint):
         tiny_demo_config(tmp_path, photo_dataset,
                          'vit-micro-p16_1xb32-linear_photos-96px.py'))
     cfg.model.backbone.init_cfg.checkpoint = checkpoint
-    cfg.work_dir = str(tmp_path / 'probe')
-    return Runner.from_cfg(cfg)
+    return build_runner(cfg, tmp_path / 'probe')
 
 
 def test_kamim_checkpoint_fills_every_probe_weight(tmp_path, photo_dataset,

@@ -2,10 +2,9 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import CONFIG_DIR
+from conftest import CONFIG_DIR, build_runner
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
 PUBLISHED = ('pixmim_vit-base-p16_8xb512-amp-coslr-300e_in1k.py',
@@ -108,7 +107,7 @@ default_hooks = dict(logger=dict(interval=1),
 resume = False
 work_dir = {str(tmp_path / 'work')!r}
 """)
-    runner = Runner.from_cfg(Config.fromfile(str(config)))
+    runner = build_runner(Config.fromfile(str(config)))
     runner.train()
     losses = runner.message_hub.get_scalar('train/loss').data[0]
     assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))

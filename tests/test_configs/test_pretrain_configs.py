@@ -4,10 +4,9 @@ import os.path as osp
 import mmpretrain
 import pytest
 import torch
-from conftest import CONFIG_DIR, tiny_vit_config
+from conftest import CONFIG_DIR, build_runner, tiny_vit_config
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import Runner
 from mmpretrain.registry import MODELS, TRANSFORMS
 
 CONFIGS = sorted(
@@ -156,8 +155,7 @@ def test_vit_config_trains_with_the_runner(tmp_path, image_folder):
     config = tiny_vit_config(tmp_path, image_folder,
                              'kamim_vit-base_8xb256_in1k.py')
     cfg = Config.fromfile(config)
-    cfg.work_dir = str(tmp_path / 'work')
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg, tmp_path / 'work')
     runner.train()
     losses = runner.message_hub.get_scalar('train/loss').data[0]
     assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
@@ -202,7 +200,7 @@ default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2,
                      by_epoch=False))
 work_dir = {str(tmp_path / 'work')!r}
 """)
-    runner = Runner.from_cfg(Config.fromfile(str(config)))
+    runner = build_runner(Config.fromfile(str(config)))
     assert type(runner.model).__name__ == 'KAMIM'
     runner.train()
     losses = runner.message_hub.get_scalar('train/loss').data[0]

@@ -13,10 +13,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT, tiny_vit_config
+from conftest import REPO_ROOT, build_runner, tiny_vit_config
 from mmcv.transforms import LoadImageFromFile
 from mmengine.config import Config
-from mmengine.runner import Runner
 from PIL import Image
 
 from mmkamim.datasets.sample_photos import load_photo
@@ -87,11 +86,10 @@ def run(tmp_path, data_root, on_device=True, work='work', **options):
     config = tiny_vit_config(tmp_path, data_root,
                              'kamim_vit-base_8xb256_in1k.py', ONE_EPOCH)
     cfg = Config.fromfile(config)
-    cfg.work_dir = str(tmp_path / work)
     cfg.merge_from_dict(options)
     if not on_device:
         keypoints_in_pipeline(cfg)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg, tmp_path / work)
     runner.train()
     return runner
 

@@ -10,11 +10,15 @@ import os.path as osp
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
-from conftest import REPO_ROOT, tiny_vit_config, train_in_process
+from conftest import (
+    REPO_ROOT,
+    tiny_vit_config,
+    train_in_process,
+    wait_for_file,
+)
 
 EPOCHS = """
 train_dataloader.update(num_workers=2, persistent_workers=True)
@@ -35,6 +39,7 @@ def relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.numerics
 def test_resume_from_an_epoch_checkpoint_and_after_kill_9(tmp_path,
                                                           image_folder):
     config = tiny_vit_config(tmp_path, image_folder,
@@ -62,10 +67,7 @@ def test_resume_from_an_epoch_checkpoint_and_after_kill_9(tmp_path,
     child = subprocess.Popen(command + [f'randomness.seed={seed}'],
                              stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while not (killed / 'iter_6.pth').exists():
-        assert child.poll() is None and time.time() < deadline
-        time.sleep(0.02)
+    wait_for_file(killed / 'iter_6.pth', child)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     assert not (killed / 'iter_8.pth').exists()  # stopped in epoch 2

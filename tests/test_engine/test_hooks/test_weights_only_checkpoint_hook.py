@@ -3,11 +3,10 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import tiny_vit_config
+from conftest import build_runner, tiny_vit_config
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
-from mmengine.runner import Runner
 
 
 class Recorder(Hook):
@@ -32,13 +31,12 @@ class Recorder(Hook):
 
 def run(config, work_dir, max_iters, resume=None, hooks=None):
     cfg = Config.fromfile(config)
-    cfg.work_dir = str(work_dir)
     cfg.train_cfg.max_iters = max_iters
     if resume is not None:
         cfg.resume, cfg.load_from = True, resume
     if hooks is not None:
         cfg.custom_hooks = hooks
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg, work_dir)
     recorder = Recorder()
     runner.register_hook(recorder)
     runner.train()

@@ -29,6 +29,7 @@ def test_vit_probing_the_last_block_keeps_the_final_norm():
 
 
 def test_probes_stay_frozen_and_in_eval_mode():
+    torch.manual_seed(0)
     swin = LinearProbeSwin(arch='tiny', img_size=64, pad_small_map=True)
     for probe in (LinearProbeViT(arch=ARCH, img_size=64, out_indices=1), swin):
         probe.train()

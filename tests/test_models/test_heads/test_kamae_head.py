@@ -4,6 +4,9 @@ from mmpretrain.models.heads import MAEPretrainHead
 
 from mmkamim.models import KAMAEHead
 
+# Loss values and skipped steps depend on float rounding.
+pytestmark = pytest.mark.numerics
+
 
 def heads(norm_pix: bool = True, patch_size: int = 16):
     mae = MAEPretrainHead(
@@ -84,6 +87,7 @@ def test_half_precision_inputs_outside_autocast_give_the_exact_loss(dtype):
 
 
 def test_float32_under_autocast():
+    torch.manual_seed(0)
     target = torch.randn(1, 3, 32, 32)
     pred = torch.randn(1, 4, 768, dtype=torch.bfloat16)
     _, ours = heads()

@@ -7,6 +7,7 @@ from mmkamim.models import WeightedPixelReconstructionLoss
 
 @pytest.mark.parametrize('criterion', ['L1', 'L2'])
 def test_without_weight_is_pixel_reconstruction_loss(criterion):
+    torch.manual_seed(0)
     pred, target = torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8)
     mask = (torch.rand(2, 1, 8, 8) > 0.5).float()
     ours = WeightedPixelReconstructionLoss(criterion, channel=3)
