@@ -15,9 +15,8 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
-from mmengine.runner import find_latest_checkpoint
-
 from ..utils import project_dir
+from ..utils.checkpoint_files import latest_checkpoint
 
 _PROGRESS = re.compile(r'(Epoch|Iter)\((train|val)\)')
 
@@ -140,7 +139,7 @@ def run_stage_once(config: str,
                 f'({done["settings"]}); use another --work-dir or remove it')
         log(f'    finished before ({done["seconds"]:.0f} s): skipped')
         return done['seconds']
-    resume = find_latest_checkpoint(work_dir) is not None
+    resume = latest_checkpoint(work_dir) is not None
     if resume:
         log('    interrupted before: resuming from its last checkpoint')
     seconds = run_stage(config, work_dir, options, nproc, log, resume=resume)
@@ -201,7 +200,7 @@ def pretrain_and_probe(name: str,
                 **seeded
             }, nproc, log)
         records = [r for r in read_scalars(pretrain_dir) if 'loss' in r]
-        checkpoint = find_latest_checkpoint(pretrain_dir)
+        checkpoint = latest_checkpoint(pretrain_dir)
         if not records or checkpoint is None:
             raise RuntimeError(f'{name}: pre-training in {pretrain_dir} '
                                'logged no loss or saved no checkpoint')

@@ -21,9 +21,7 @@ from mmpretrain.datasets.transforms import SimMIMMaskGenerator
 from mmpretrain.models.utils import SelfSupDataPreprocessor
 from mmpretrain.registry import MODELS
 
-from mmkamim.engine.hooks.weights_only_checkpoint_hook import (
-    check_checkpoint_file,
-)
+from mmkamim.utils.checkpoint_files import check_checkpoint_file
 
 
 def build_model(config: str, checkpoint: str) -> torch.nn.Module:

@@ -36,10 +36,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from mmkamim.analysis.reconstruction import load_square  # noqa: E402
 from mmkamim.analysis.representation import analyse_layers  # noqa: E402
-from mmkamim.engine.hooks.weights_only_checkpoint_hook import (
-    check_checkpoint_file,  # noqa: E402
-)
 from mmkamim.utils import image_files  # noqa: E402
+from mmkamim.utils.checkpoint_files import (  # noqa: E402
+    check_checkpoint_file,
+)
 
 IMAGENET_MEAN = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)

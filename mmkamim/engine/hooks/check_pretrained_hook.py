@@ -10,7 +10,7 @@ from mmengine.runner import CheckpointLoader
 from mmpretrain.registry import HOOKS
 from torch import nn
 
-from .weights_only_checkpoint_hook import check_checkpoint_file
+from mmkamim.utils.checkpoint_files import check_checkpoint_file
 
 # Parameters MMPretrain resizes when it loads them, and the axis it resizes:
 # position embeddings along the tokens, relative-position tables along the

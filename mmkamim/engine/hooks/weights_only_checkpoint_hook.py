@@ -1,13 +1,16 @@
 """Checkpoints that ``torch.load(weights_only=True)`` accepts."""
-import os.path as osp
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
-from mmengine.runner.checkpoint import find_latest_checkpoint
 from mmpretrain.registry import HOOKS
+
+from mmkamim.utils.checkpoint_files import (
+    check_checkpoint_file,
+    checkpoint_to_load,
+)
 
 # Marks a HistoryBuffer stored as plain tensors.
 _BUFFER_TAG = '__history_buffer__'
@@ -43,44 +46,6 @@ def _decode(value: Any) -> Any:
                                  value['max_length'])
         return type(value)((k, _decode(v)) for k, v in value.items())
     return value
-
-
-def check_checkpoint_file(path: str) -> None:
-    """Refuse, with the reason and the file's name, a local checkpoint that
-    is cut off or that holds objects which run code when unpickled.
-
-    Reads only the file's index and pickle opcodes, not its tensors.
-    ``torch.load(weights_only=True)``, which loads every checkpoint, would
-    refuse both too, with a message that does not name the file.
-
-    Args:
-        path (str): A checkpoint file; URLs and other backends are left to
-            mmengine.
-    """
-    if '://' in path or not osp.isfile(path):
-        return
-    try:
-        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-    except Exception as error:  # zip index or pickle unreadable
-        raise ValueError(
-            f'checkpoint {path} cannot be read ({type(error).__name__}: '
-            f'{error}); it may have been cut off while it was being written. '
-            'Resume from an earlier checkpoint of the work dir') from error
-    if unsafe:
-        raise ValueError(
-            f'checkpoint {path} holds Python objects that run code when '
-            f'loaded ({", ".join(unsafe)}); mmkamim loads checkpoints with '
-            'weights_only=True and will not load it. Re-save its tensors '
-            '(e.g. {"state_dict": ...}) from an environment you trust')
-
-
-def checkpoint_to_load(cfg, work_dir: str) -> Optional[str]:
-    """The checkpoint a runner with this config will load or resume."""
-    if cfg.get('load_from'):
-        return cfg.load_from
-    if cfg.get('resume'):
-        return find_latest_checkpoint(work_dir)
-    return None
 
 
 @HOOKS.register_module()

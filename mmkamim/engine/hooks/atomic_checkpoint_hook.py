@@ -1,0 +1,211 @@
+"""mmengine's CheckpointHook with checkpoints that survive a kill at any
+moment."""
+import glob
+import os
+import os.path as osp
+from typing import List, Optional
+
+from mmengine.dist import is_main_process
+from mmengine.fileio import LocalBackend
+from mmengine.hooks import CheckpointHook
+from mmengine.logging import print_log
+from mmpretrain.registry import HOOKS
+
+from mmkamim.utils.checkpoint_files import (
+    latest_checkpoint,
+    partial_name,
+    publish,
+    write_last_checkpoint,
+)
+
+
+class _AtomicSaves:
+    """The runner as ``CheckpointHook._save_best_checkpoint`` sees it: its
+    ``save_checkpoint`` goes through :meth:`AtomicCheckpointHook._write`."""
+
+    def __init__(self, runner, hook: 'AtomicCheckpointHook') -> None:
+        self.runner = runner
+        self._hook = hook
+
+    def __getattr__(self, name: str):
+        return getattr(self.runner, name)
+
+    def save_checkpoint(self, out_dir: str, filename: str, **kwargs) -> None:
+        self._hook._write(self.runner, out_dir, filename, **kwargs)
+
+
+class _DeferredRemovals:
+    """A file backend whose ``remove`` and ``rmtree`` only note the path,
+    so that a file is deleted after the one replacing it is in place."""
+
+    def __init__(self, backend) -> None:
+        self.backend = backend
+        self.paths: List[str] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self.backend, name)
+
+    def remove(self, path: str) -> None:
+        self.paths.append(path)
+
+    rmtree = remove
+
+
+@HOOKS.register_module()
+class AtomicCheckpointHook(CheckpointHook):
+    """``CheckpointHook`` whose work dir always holds a complete checkpoint
+    that ``--resume`` picks.
+
+    mmengine's hook removes the checkpoint ``max_keep_ckpts`` retires
+    *before* it writes the next one, writes files in place and points
+    ``last_checkpoint`` at an absolute path: a kill during a save can leave
+    no loadable checkpoint (with ``max_keep_ckpts=1``, none at all), and a
+    copied work dir resumes from the original's files. On the local disk
+    this hook, for every checkpoint (interval, ``save_last``, ``save_best``
+    and :meth:`save_interrupted`):
+
+    1. writes it under a hidden temporary name in its folder, flushes it
+       (``fsync``), renames it to its name and flushes the folder;
+    2. then points ``last_checkpoint`` at it, relative to the work dir, in
+       the same way (not for ``save_best``, as mmengine);
+    3. only then removes the files it retires (``max_keep_ckpts``, a former
+       best, an interrupted run's checkpoint). Their names are recorded in
+       the checkpoint first, so that a run killed before the removal removes
+       them when it resumes.
+
+    It reads ``last_checkpoint`` in both forms (relative, and absolute as
+    mmengine and older runs wrote it). Other storage backends (``out_dir``
+    with a ``://`` prefix, ``backend_args``) keep mmengine's behaviour. Only
+    rank 0 writes; every rank calls the save methods, as mmengine does.
+
+    Takes :class:`~mmengine.hooks.CheckpointHook`'s arguments.
+    """
+
+    _atomic = False  # decided in before_train, from the file backend
+
+    def before_run(self, runner) -> None:
+        """Resolve ``--resume`` without a path to the checkpoint
+        ``last_checkpoint`` names (mmengine would read a relative name
+        against the current directory)."""
+        cfg = runner.cfg
+        if cfg.get('resume') and not cfg.get('load_from'):
+            # The Runner has no public setter for what it resumes from.
+            runner._load_from = latest_checkpoint(runner.work_dir)
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        self._atomic = isinstance(self.file_backend, LocalBackend)
+        if self._atomic and is_main_process():
+            # Left by a run killed during a save, or before it removed
+            # the files its last checkpoint retired.
+            leftovers = glob.glob(osp.join(self.out_dir, '.*.partial'))
+            leftovers += self._paths(
+                runner.message_hub.get_info('retired_ckpts') or [])
+            self._remove(leftovers)
+
+    def save_interrupted(self, runner) -> str:
+        """Save the run where it is, after the current iteration, before it
+        stops: ``iter_{n}.pth`` with the epoch the run is in (mmengine's
+        ``by_epoch`` saves record ``epoch + 1``, which would skip the rest of
+        the epoch on resume), pointed at by ``last_checkpoint``. It is
+        removed once a later checkpoint is in place. Call it on every rank.
+
+        Returns:
+            str: Path of the checkpoint (the one the interval saved at this
+            iteration, if any).
+        """
+        step = runner.iter + 1
+        name = f'iter_{step}.pth'
+        path = self.file_backend.join_path(self.out_dir, name)
+        if path == self.last_ckpt:
+            return path
+        hub = runner.message_hub
+        interrupted = hub.get_info('interrupted_ckpts') or []
+        hub.update_info('interrupted_ckpts', interrupted + [name])
+        hub.update_info('retired_ckpts', [])
+        meta = dict(epoch=runner.epoch, iter=step)
+        kwargs = dict(save_optimizer=self.save_optimizer,
+                      save_param_scheduler=self.save_param_scheduler,
+                      meta=meta, by_epoch=False,
+                      backend_args=self.backend_args, **self.args)
+        if not self._atomic:
+            runner.save_checkpoint(self.out_dir, name,
+                                   self.file_client_args, **kwargs)
+            if is_main_process():
+                with open(osp.join(runner.work_dir, 'last_checkpoint'),
+                          'w') as f:
+                    f.write(path)
+            return path
+        self._write(runner, self.out_dir, name, **kwargs)
+        if is_main_process():
+            write_last_checkpoint(runner.work_dir, path)
+        return path
+
+    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        if not self._atomic:
+            return super()._save_checkpoint_with_step(runner, step, meta)
+        hub = runner.message_hub
+        retired = list(hub.get_info('interrupted_ckpts') or [])
+        if self.max_keep_ckpts > 0 and not (
+                self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                retired.append(
+                    self.filename_tmpl.format(self.keep_ckpt_ids.popleft()))
+            self.keep_ckpt_ids.append(step)
+            hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+        filename = self.filename_tmpl.format(step)
+        retired = [name for name in retired if name != filename]
+        hub.update_info('retired_ckpts', retired)
+        hub.update_info('interrupted_ckpts', [])
+        self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
+        hub.update_info('last_ckpt', self.last_ckpt)
+
+        self._write(runner, self.out_dir, filename,
+                    file_client_args=self.file_client_args,
+                    save_optimizer=self.save_optimizer,
+                    save_param_scheduler=self.save_param_scheduler,
+                    meta=meta, by_epoch=self.by_epoch,
+                    backend_args=self.backend_args, **self.args)
+        if is_main_process():
+            write_last_checkpoint(runner.work_dir, self.last_ckpt)
+            self._remove(self._paths(retired))
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        if not self._atomic:
+            return super()._save_best_checkpoint(runner, metrics)
+        backend = self.file_backend
+        self.file_backend = _DeferredRemovals(backend)
+        try:
+            super()._save_best_checkpoint(_AtomicSaves(runner, self),
+                                          metrics)
+            former_best = self.file_backend.paths
+        finally:
+            self.file_backend = backend
+        if is_main_process():
+            self._remove(former_best)
+
+    def _write(self, runner, out_dir: str, filename: str,
+               file_client_args: Optional[dict] = None, **kwargs) -> None:
+        """Write a checkpoint under a temporary name, then rename it."""
+        if isinstance(runner, _AtomicSaves):
+            runner = runner.runner
+        # Per-rank state, gathered by every rank before rank 0 alone runs
+        # the before_save_checkpoint hooks.
+        for hook in runner.hooks:
+            if hasattr(hook, 'gather_checkpoint_state'):
+                hook.gather_checkpoint_state(runner)
+        path = self.file_backend.join_path(out_dir, filename)
+        partial = partial_name(path)
+        runner.save_checkpoint(out_dir, osp.basename(partial),
+                               file_client_args, **kwargs)
+        if is_main_process():
+            publish(partial, path)
+
+    def _paths(self, names: List[str]) -> List[str]:
+        return [self.file_backend.join_path(self.out_dir, n) for n in names]
+
+    def _remove(self, paths: List[str]) -> None:
+        for path in paths:
+            if osp.isfile(path):
+                os.remove(path)
+                print_log(f'removed {path}', logger='current')

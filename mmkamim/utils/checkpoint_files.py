@@ -1,0 +1,134 @@
+"""Checkpoint files on the local disk: written so that a kill at any moment
+leaves a complete one, found again from a work dir that was moved, and
+refused with their name when they cannot be loaded.
+
+A file is written under a temporary name in its final folder, flushed to
+the disk (``fsync``), renamed over its final name (``os.replace``, atomic
+within a file system), and the folder is flushed so that the rename itself
+survives a crash. Readers therefore see the old file or the new one, never
+a part of one. ``last_checkpoint`` names its checkpoint relative to the
+work dir, so a copied work dir resumes from its own files.
+"""
+import os
+import os.path as osp
+from typing import Optional
+
+import torch
+
+LAST_CHECKPOINT = 'last_checkpoint'
+
+
+def partial_name(path: str) -> str:
+    """The temporary name a file is written under before it is renamed to
+    ``path``: hidden, in the same folder, never picked by ``--resume``."""
+    folder, name = osp.split(path)
+    return osp.join(folder, f'.{name}.partial')
+
+
+def fsync_path(path: str) -> None:
+    """Flush a file's or a folder's data and metadata to the disk."""
+    if os.name == 'nt' and osp.isdir(path):
+        return  # Windows opens no folder; its renames are journaled
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(partial: str, path: str) -> None:
+    """Move a completely written file to its final name: flush it, rename
+    it over ``path``, flush the folder."""
+    fsync_path(partial)
+    os.replace(partial, path)
+    fsync_path(osp.dirname(osp.abspath(path)))
+
+
+def write_text_atomically(path: str, text: str) -> None:
+    """Replace ``path`` by a file holding ``text``, atomically."""
+    partial = partial_name(path)
+    with open(partial, 'w') as f:
+        f.write(text)
+    publish(partial, path)
+
+
+def write_last_checkpoint(work_dir: str, checkpoint: str) -> None:
+    """Point ``work_dir/last_checkpoint`` at ``checkpoint``, atomically.
+
+    The path is stored relative to the work dir when the checkpoint lies
+    inside it (mmengine stores it absolute), so that a copied or moved work
+    dir resumes from its own files.
+    """
+    work_dir = osp.abspath(work_dir)
+    checkpoint = osp.abspath(checkpoint)
+    if osp.commonpath([work_dir, checkpoint]) == work_dir:
+        checkpoint = osp.relpath(checkpoint, work_dir)
+    write_text_atomically(osp.join(work_dir, LAST_CHECKPOINT), checkpoint)
+
+
+def latest_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``work_dir/last_checkpoint`` names, or None when the
+    work dir has none.
+
+    Reads both forms: relative to the work dir (written by
+    :func:`write_last_checkpoint`) and absolute (mmengine, older runs).
+
+    Raises:
+        FileNotFoundError: The file named there does not exist; the message
+            lists the checkpoints the work dir does hold.
+    """
+    record = osp.join(work_dir, LAST_CHECKPOINT)
+    if not osp.isfile(record):
+        return None
+    with open(record) as f:
+        name = f.read().strip()
+    if '://' in name:  # another storage backend: mmengine's business
+        return name
+    path = name if osp.isabs(name) else osp.join(work_dir, name)
+    if not osp.isfile(path):
+        found = sorted(f for f in os.listdir(work_dir) if f.endswith('.pth'))
+        raise FileNotFoundError(
+            f'{record} names {name}, which does not exist. Resume from one '
+            f'of the checkpoints the work dir holds ({", ".join(found)})'
+            if found else
+            f'{record} names {name}, which does not exist, and the work '
+            'dir holds no checkpoint: start the run without --resume')
+    return path
+
+
+def checkpoint_to_load(cfg, work_dir: str) -> Optional[str]:
+    """The checkpoint a runner with this config will resume or load."""
+    if cfg.get('load_from'):
+        return cfg.load_from
+    if cfg.get('resume'):
+        return latest_checkpoint(work_dir)
+    return None
+
+
+def check_checkpoint_file(path: str) -> None:
+    """Refuse, with the reason and the file's name, a local checkpoint that
+    is cut off or that holds objects which run code when unpickled.
+
+    Reads only the file's index and pickle opcodes, not its tensors.
+    ``torch.load(weights_only=True)``, which loads every checkpoint, would
+    refuse both too, with a message that does not name the file.
+
+    Args:
+        path (str): A checkpoint file; URLs and other backends are left to
+            mmengine.
+    """
+    if '://' in path or not osp.isfile(path):
+        return
+    try:
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception as error:  # zip index or pickle unreadable
+        raise ValueError(
+            f'checkpoint {path} cannot be read ({type(error).__name__}: '
+            f'{error}); it may have been cut off while it was being written. '
+            'Resume from an earlier checkpoint of the work dir') from error
+    if unsafe:
+        raise ValueError(
+            f'checkpoint {path} holds Python objects that run code when '
+            f'loaded ({", ".join(unsafe)}); mmkamim loads checkpoints with '
+            'weights_only=True and will not load it. Re-save its tensors '
+            '(e.g. {"state_dict": ...}) from an environment you trust')

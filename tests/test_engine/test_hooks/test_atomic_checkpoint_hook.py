@@ -1,0 +1,207 @@
+"""A kill at any moment of a save leaves a complete checkpoint that
+``--resume`` picks, and the resumed run ends where the straight one does.
+
+A tiny KAMIM ViT trains 6 iterations with a checkpoint every 2 and
+``max_keep_ckpts=1`` (as the demo configs), where mmengine's hook deletes
+``iter_2.pth`` before it writes ``iter_4.pth``. The save of ``iter_4.pth``
+fails at each step in turn; the work dir is then copied elsewhere (the
+original removed) and resumed there.
+"""
+import glob
+import os
+import os.path as osp
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from conftest import REPO_ROOT, build_runner, tiny_vit_config, wait_for_file
+from mmengine.config import Config
+from mmengine.hooks import Hook
+
+import mmkamim.engine.hooks.atomic_checkpoint_hook as atomic
+from mmkamim.utils.checkpoint_files import latest_checkpoint
+
+SIX_ITERATIONS = """
+train_cfg['max_iters'] = 6
+param_scheduler = [dict(type='LinearLR', start_factor=0.5, by_epoch=False,
+                        begin=0, end=6)]
+default_hooks['checkpoint'] = dict(type='AtomicCheckpointHook', interval=2,
+                                   by_epoch=False, max_keep_ckpts=1)
+"""
+
+
+class Killed(Exception):
+    """Stands for the process dying at the injected point."""
+
+
+class FirstIteration(Hook):
+
+    def before_train(self, runner) -> None:
+        self.start = runner.iter
+
+
+def parameters(checkpoint) -> torch.Tensor:
+    state = torch.load(checkpoint, weights_only=True)['state_dict']
+    return torch.cat([value.flatten().float() for value in state.values()])
+
+
+def relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().max() / a.abs().max())
+
+
+@pytest.fixture(scope='module')
+def six_iterations(tmp_path_factory, image_folder):
+    """The config, and the parameters of the uninterrupted run."""
+    tmp = tmp_path_factory.mktemp('atomic')
+    config = tiny_vit_config(tmp, image_folder,
+                             'kamim_vit-base_8xb256_in1k.py', SIX_ITERATIONS)
+    build_runner(Config.fromfile(config), tmp / 'straight').train()
+    return config, parameters(tmp / 'straight' / 'iter_6.pth')
+
+
+def train(config, work_dir, resume=False):
+    cfg = Config.fromfile(config)
+    cfg.resume = resume
+    runner = build_runner(cfg, work_dir)
+    first = FirstIteration()
+    runner.register_hook(first)
+    runner.train()
+    return first.start
+
+
+def at_iter_4(function, before: bool):
+    """``function``, failing before or after it runs when it handles
+    ``iter_4.pth``."""
+
+    def failing(*args):
+        if before and 'iter_4.pth' in str(args):
+            raise Killed
+        result = function(*args)
+        if 'iter_4.pth' in str(args):
+            raise Killed
+        return result
+
+    return failing
+
+
+def remove_before_failing(self, paths):
+    if any('iter_2.pth' in p for p in paths):
+        raise Killed
+    return REMOVE(self, paths)
+
+
+REMOVE = atomic.AtomicCheckpointHook._remove
+
+
+@pytest.mark.parametrize('point, resumed_from, patch', [
+    ('temporary file written', 2,
+     lambda mp: mp.setattr(atomic, 'publish', at_iter_4(atomic.publish,
+                                                         before=True))),
+    ('renamed', 2,
+     lambda mp: mp.setattr(atomic, 'publish', at_iter_4(atomic.publish,
+                                                         before=False))),
+    ('last_checkpoint written', 4,
+     lambda mp: mp.setattr(atomic, 'write_last_checkpoint',
+                           at_iter_4(atomic.write_last_checkpoint,
+                                     before=False))),
+    ('retired file not yet removed', 4,
+     lambda mp: mp.setattr(atomic.AtomicCheckpointHook, '_remove',
+                           remove_before_failing)),
+])
+def test_a_save_killed_at_any_step_resumes_exactly(
+        tmp_path, six_iterations, monkeypatch, point, resumed_from, patch):
+    config, expected = six_iterations
+    with monkeypatch.context() as mp:
+        patch(mp)
+        with pytest.raises(Killed):
+            train(config, tmp_path / 'killed')
+    # Whatever the step, the work dir holds the checkpoint last_checkpoint
+    # names, complete.
+    killed = tmp_path / 'killed'
+    assert osp.basename(latest_checkpoint(str(killed))) == \
+        f'iter_{resumed_from}.pth'
+    torch.load(latest_checkpoint(str(killed)), weights_only=True)
+
+    # Copied elsewhere, the work dir resumes from its own files.
+    moved = tmp_path / 'moved'
+    shutil.copytree(killed, moved)
+    shutil.rmtree(killed)
+    assert train(config, moved, resume=True) == resumed_from
+    assert relative_difference(expected,
+                               parameters(moved / 'iter_6.pth')) <= 1e-5
+    # Nothing left over: no temporary file, no retired checkpoint.
+    files = [f for f in os.listdir(moved) if osp.isfile(moved / f)]
+    assert sorted(files) == sorted(
+        ['iter_6.pth', 'last_checkpoint', osp.basename(config)])
+    assert (moved / 'last_checkpoint').read_text() == 'iter_6.pth'
+
+
+def test_last_checkpoint_is_read_in_both_forms_and_names_a_lost_file(
+        tmp_path):
+    work = tmp_path / 'work'
+    work.mkdir()
+    assert latest_checkpoint(str(work)) is None
+    (work / 'iter_2.pth').write_bytes(b'')
+    (work / 'last_checkpoint').write_text(str(work / 'iter_2.pth'))
+    assert latest_checkpoint(str(work)) == str(work / 'iter_2.pth')
+    (work / 'last_checkpoint').write_text('iter_2.pth')
+    assert latest_checkpoint(str(work)) == str(work / 'iter_2.pth')
+    (work / 'last_checkpoint').write_text('iter_4.pth')
+    with pytest.raises(FileNotFoundError,
+                       match=r'names iter_4.pth, which does not exist. '
+                       r'Resume from one of the checkpoints the work dir '
+                       r'holds \(iter_2.pth\)'):
+        latest_checkpoint(str(work))
+
+
+HALF_WRITTEN = """
+import os, runpy, sys, time
+from mmengine.fileio.backends.local_backend import LocalBackend
+put = LocalBackend.put
+
+
+def half_then_hang(self, obj, filepath):
+    if str(filepath).endswith('iter_4.pth.partial'):
+        with open(filepath, 'wb') as f:
+            f.write(obj[:len(obj) // 2])
+            f.flush()
+            time.sleep(3600)
+    return put(self, obj, filepath)
+
+
+LocalBackend.put = half_then_hang
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name='__main__')
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_in_the_middle_of_writing(tmp_path, six_iterations):
+    """A real ``kill -9`` while the checkpoint file is half written."""
+    config, expected = six_iterations
+    wrapper = tmp_path / 'half_written.py'
+    wrapper.write_text(HALF_WRITTEN)
+    work = tmp_path / 'work'
+    train_py = osp.join(REPO_ROOT, 'tools', 'train.py')
+    child = subprocess.Popen(
+        [sys.executable, str(wrapper), train_py, config, '--work-dir',
+         str(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    partial = work / '.iter_4.pth.partial'
+    wait_for_file(partial, child)
+    while partial.stat().st_size == 0:  # the first half is being written
+        assert child.poll() is None
+        time.sleep(0.01)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert (work / 'last_checkpoint').read_text() == 'iter_2.pth'
+    done = subprocess.run(
+        [sys.executable, train_py, config, '--work-dir', str(work),
+         '--resume'], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert relative_difference(expected,
+                               parameters(work / 'iter_6.pth')) <= 1e-5
+    assert glob.glob(str(work / '.*.partial')) == []
