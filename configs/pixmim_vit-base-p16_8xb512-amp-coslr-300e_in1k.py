@@ -10,7 +10,8 @@ _base_ = [
 ]
 
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3))
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1,
+                    max_keep_ckpts=3))
 randomness = dict(seed=2, diff_rank_seed=True)
 # Resume automatically from the latest checkpoint in the work dir, as
 # MMPretrain's MAE configs do.

@@ -14,6 +14,10 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 TOOLS=$(cd "$(dirname "$0")" && pwd)
 PYTHON=${PYTHON:-python}
+# torchrun's agent forwards these to the trainers (and gives them 30 s);
+# by default SIGUSR1, which Slurm's --signal sends, would kill the agent and
+# with it the trainers, in the middle of their save.
+export TORCHELASTIC_SIGNALS_TO_HANDLE=${TORCHELASTIC_SIGNALS_TO_HANDLE:-SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1}
 
 PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" \
 "$PYTHON" -m torch.distributed.run \

@@ -15,6 +15,10 @@ SRUN_ARGS=${SRUN_ARGS:-}
 TOOLS=$(cd "$(dirname "$0")" && pwd)
 PYTHON=${PYTHON:-python}
 
+# --kill-on-bad-exit=1 ends every task once one fails, so that a crashed
+# rank does not leave the others waiting in a collective. A run stopped by
+# SIGTERM/SIGUSR1 exits 143/138 only after rank 0 has saved and every rank
+# has passed the barrier behind the save, so the flag cannot cut that save.
 # shellcheck disable=SC2086  # SRUN_ARGS holds several words on purpose
 PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" \
 srun -p "$PARTITION" \

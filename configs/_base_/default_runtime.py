@@ -8,7 +8,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=100),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),
+    # CheckpointHook's arguments; a kill at any moment leaves a complete
+    # checkpoint, and last_checkpoint is relative to the work dir.
+    checkpoint=dict(type='AtomicCheckpointHook', interval=10,
+                    max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )
@@ -18,11 +21,13 @@ default_hooks = dict(
 # mmengine 0.10.7 relies on to resume, and refuses cut-off or code-running
 # checkpoints; ReproducibilityHook makes --resume continue the run exactly;
 # LossScaleMonitorHook logs the steps --amp's loss scaler skips and warns
-# when they are many.
+# when they are many; PreemptionHook saves and stops the run on SIGTERM or
+# SIGUSR1 (Slurm preemption and time limits), exiting with 128 + signal.
 custom_hooks = [
     dict(type='WeightsOnlyCheckpointHook'),
     dict(type='ReproducibilityHook'),
     dict(type='LossScaleMonitorHook'),
+    dict(type='PreemptionHook'),
 ]
 
 env_cfg = dict(

@@ -7,9 +7,10 @@ custom_hooks = [
     dict(type='CheckPretrainedHook'),
     dict(type='ReproducibilityHook'),
     dict(type='LossScaleMonitorHook'),
+    dict(type='PreemptionHook'),
 ]
 default_hooks = dict(
     logger=dict(interval=50),
     checkpoint=dict(
-        type='CheckpointHook', interval=10, max_keep_ckpts=3,
+        type='AtomicCheckpointHook', interval=10, max_keep_ckpts=3,
         save_best='auto'))

@@ -69,7 +69,7 @@ def folder(tmp_path, files, names):
 ONE_EPOCH = """
 train_dataloader.update(num_workers=2)
 train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=1)
-default_hooks['checkpoint'] = dict(type='CheckpointHook', interval=1)
+default_hooks['checkpoint'] = dict(type='AtomicCheckpointHook', interval=1)
 log_processor = dict(by_epoch=True)
 """
 

@@ -1,9 +1,11 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .check_pretrained_hook import CheckPretrainedHook
 from .loss_scale_monitor_hook import LossScaleMonitorHook
+from .preemption_hook import PreemptionHook
 from .reproducibility_hook import ReproducibilityHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 
 __all__ = [
-    'CheckPretrainedHook', 'LossScaleMonitorHook', 'ReproducibilityHook',
-    'WeightsOnlyCheckpointHook'
+    'AtomicCheckpointHook', 'CheckPretrainedHook', 'LossScaleMonitorHook',
+    'PreemptionHook', 'ReproducibilityHook', 'WeightsOnlyCheckpointHook'
 ]

@@ -5,7 +5,12 @@ from typing import List, Optional
 
 import numpy as np
 import torch
-from mmengine.dist import all_reduce, get_rank
+from mmengine.dist import (
+    all_gather_object,
+    all_reduce,
+    get_rank,
+    get_world_size,
+)
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
@@ -69,27 +74,55 @@ class ReproducibilityHook(Hook):
 
     def __init__(self) -> None:
         self._resumed: Optional[dict] = None
+        self._gathered: Optional[List[dict]] = None
         self.skipped: List[str] = []
 
+    def gather_checkpoint_state(self, runner) -> None:
+        """Collect every rank's generators before a checkpoint is saved.
+
+        A collective operation, called on every rank by
+        :class:`AtomicCheckpointHook` before it saves:
+        ``before_save_checkpoint`` runs on rank 0 alone, where none may
+        happen. The ranks' generators differ with
+        ``randomness.diff_rank_seed=True``.
+        """
+        state = rng_state()
+        if get_world_size() > 1:
+            self._gathered = all_gather_object(state)
+        else:
+            self._gathered = [state]
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Store this process's random generators."""
-        checkpoint['rng_state'] = rng_state()
+        """Store the random generators: every rank's when they were
+        gathered, else this process's."""
+        checkpoint['rng_states'] = self._gathered or [rng_state()]
+        self._gathered = None
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Remember a resumed checkpoint's state until training starts
         (mmengine reseeds the generators after this call)."""
         if runner.cfg.get('resume'):
-            self._resumed = dict(meta=checkpoint['meta'],
-                                 rng_state=checkpoint.get('rng_state'))
+            states = checkpoint.get('rng_states', [])
+            if 'rng_state' in checkpoint:  # earlier versions: rank 0's
+                states = [checkpoint['rng_state']]
+            self._resumed = dict(meta=checkpoint['meta'], rng_states=states)
 
     def before_train(self, runner) -> None:
         """Restore the generators and the sampler's position."""
         if self._resumed is None:
             return
-        meta, state = self._resumed['meta'], self._resumed['rng_state']
+        meta, states = self._resumed['meta'], self._resumed['rng_states']
         self._resumed = None
-        if state is not None:
-            set_rng_state(state)
+        if states:
+            rank, world = get_rank(), get_world_size()
+            if len(states) > 1 and len(states) != world:
+                print_log(
+                    f'the checkpoint holds the random generators of '
+                    f'{len(states)} ranks, this run has {world}: every rank '
+                    "continues from rank 0's (the same unless "
+                    'randomness.diff_rank_seed=True)', logger='current',
+                    level=logging.WARNING)
+            set_rng_state(states[rank] if len(states) == world else states[0])
         loader = runner.train_dataloader
         sampler = getattr(loader, 'sampler', None)
         if not isinstance(sampler, ReproducibleSampler):

@@ -23,7 +23,7 @@ from conftest import (
 EPOCHS = """
 train_dataloader.update(num_workers=2, persistent_workers=True)
 train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=2)
-default_hooks['checkpoint'] = dict(type='CheckpointHook', interval=1)
+default_hooks['checkpoint'] = dict(type='AtomicCheckpointHook', interval=1)
 log_processor = dict(by_epoch=True)
 randomness = dict(seed=None, deterministic=True)
 """
