@@ -181,8 +181,11 @@ class AtomicCheckpointHook(CheckpointHook):
             former_best = self.file_backend.paths
         finally:
             self.file_backend = backend
+        # A new best may have been written under the former one's name.
+        current = {getattr(self, 'best_ckpt_path', None)}
+        current.update(getattr(self, 'best_ckpt_path_dict', {}).values())
         if is_main_process():
-            self._remove(former_best)
+            self._remove([p for p in former_best if p not in current])
 
     def _write(self, runner, out_dir: str, filename: str,
                file_client_args: Optional[dict] = None, **kwargs) -> None:

@@ -18,7 +18,13 @@ import time
 
 import pytest
 import torch
-from conftest import REPO_ROOT, build_runner, tiny_vit_config, wait_for_file
+from conftest import (
+    REPO_ROOT,
+    build_runner,
+    tiny_demo_config,
+    tiny_vit_config,
+    wait_for_file,
+)
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
@@ -205,3 +211,40 @@ def test_sigkill_in_the_middle_of_writing(tmp_path, six_iterations):
     assert relative_difference(expected,
                                parameters(work / 'iter_6.pth')) <= 1e-5
     assert glob.glob(str(work / '.*.partial')) == []
+
+
+def test_a_failed_best_save_keeps_the_former_best(tmp_path, photo_dataset,
+                                                  kamim_checkpoint,
+                                                  monkeypatch):
+    """``save_best``: the former best goes only once the new one is in
+    place (mmengine removes it first)."""
+    cfg = Config.fromfile(
+        tiny_demo_config(tmp_path, photo_dataset,
+                         'vit-micro-p16_1xb32-linear_photos-96px.py'))
+    cfg.model.backbone.init_cfg.checkpoint = kamim_checkpoint
+    cfg.default_hooks.checkpoint.save_best = 'auto'
+    runner = build_runner(cfg, tmp_path / 'probe')
+    runner.train()  # validates after epoch 2: the first best
+    hook = next(h for h in runner.hooks
+                if isinstance(h, atomic.AtomicCheckpointHook))
+    best = hook.best_ckpt_path
+    assert osp.basename(best) == 'best_accuracy_top1_epoch_2.pth'
+
+    def killed(*args):
+        raise Killed
+
+    with monkeypatch.context() as mp:
+        mp.setattr(atomic, 'publish', killed)
+        with pytest.raises(Killed):
+            hook._save_best_checkpoint(runner, {'accuracy/top1': 101.0})
+    torch.load(best, weights_only=True)  # still there, complete
+
+    # A better score: the new best is written, then the former removed
+    # (here under another name, as after a later epoch).
+    former = osp.join(osp.dirname(best), 'best_accuracy_top1_epoch_1.pth')
+    shutil.copy(best, former)
+    hook.best_ckpt_path = former
+    hook._save_best_checkpoint(runner, {'accuracy/top1': 102.0})
+    assert not osp.exists(former)
+    assert hook.best_ckpt_path == best
+    torch.load(best, weights_only=True)
