@@ -1,6 +1,7 @@
 """A sampler that makes data randomness reproducible and resumable."""
-from typing import Iterator, Optional, Sized
+from typing import Iterator, List, Optional, Sized, Tuple
 
+import torch
 from mmengine.dataset import DefaultSampler
 from mmpretrain.registry import DATA_SAMPLERS
 
@@ -20,7 +21,8 @@ class ReproducibleSampler(DefaultSampler):
     sample is augmented the same way whichever worker, rank or process
     count loads it, and whether or not the run was interrupted.
     :class:`~mmkamim.engine.hooks.ReproducibilityHook` restores the seed and
-    the position within the epoch on resume (:meth:`resume`).
+    the position within the epoch on resume (:meth:`resume`), also on
+    another number of processes or with another batch size.
 
     Args:
         dataset (Sized): A dataset with a ``pipeline`` attribute (mmengine's
@@ -52,30 +54,66 @@ class ReproducibleSampler(DefaultSampler):
                              f'{skip_unreadable!r}')
         self.skip_unreadable = skip_unreadable
         dataset.pipeline = SeededPipeline(dataset.pipeline, skip_unreadable)
-        self._resume_epoch: Optional[int] = None
-        self._resume_skip = 0
+        self.resume_epoch: Optional[int] = None
+        self._resume_position = 0
 
-    def resume(self, seed: int, epoch: int, done: int) -> None:
-        """Continue a run: its seed, and in ``epoch`` skip the ``done``
-        samples of this rank it had already trained on.
+    def resume(self, seed: int, epoch: int, position: int) -> None:
+        """Continue a run in ``epoch`` after the first ``position`` samples
+        of that epoch's order (over all ranks of the interrupted run).
+
+        The epoch keeps its order (the seeded permutation); the samples at
+        ``position`` and after, each dataset index once, are split over this
+        run's ranks, whatever their number. With ``round_up`` they are
+        padded, as ``DefaultSampler`` pads an epoch, to a multiple of the
+        world size with the first indices of the epoch's order: at most
+        ``world_size - 1`` repeats. Past the dataset's size (inside the
+        interrupted run's own padding) nothing remains of the epoch. With
+        the interrupted run's layout this is exactly the rest of its epoch.
 
         Args:
             seed (int): The interrupted run's seed.
             epoch (int): The epoch it was in.
-            done (int): Samples of this rank it had used in that epoch.
+            position (int): Samples of that epoch's order it had trained,
+                over all its ranks.
         """
+        if position < 0:
+            raise ValueError(f'position must be >= 0, got {position}')
         self.seed = seed
         self.epoch = epoch
-        self._resume_epoch = epoch
-        self._resume_skip = done
+        self.resume_epoch = epoch
+        self._resume_position = position
 
-    def _skip(self) -> int:
-        return self._resume_skip if self.epoch == self._resume_epoch else 0
+    def remaining(self) -> Tuple[List[int], int]:
+        """The resumed epoch's untrained dataset indices, in order, and how
+        many repeats pad them for this run's ranks."""
+        order = self._order()
+        remaining = order[min(self._resume_position, len(order)):]
+        padding = (-len(remaining)) % self.world_size if self.round_up else 0
+        return remaining, padding
+
+    def _order(self) -> List[int]:
+        if self.shuffle:
+            generator = torch.Generator()
+            generator.manual_seed(self.seed + self.epoch)
+            return torch.randperm(len(self.dataset),
+                                  generator=generator).tolist()
+        return list(range(len(self.dataset)))
+
+    def _indices(self) -> List[int]:
+        if self.epoch != self.resume_epoch:
+            return list(super().__iter__())
+        remaining, padding = self.remaining()
+        order = self._order()
+        padded = remaining + (order * (padding // len(order) + 1))[:padding]
+        return padded[self.rank::self.world_size]
 
     def __iter__(self) -> Iterator[SampleKey]:
-        indices = list(super().__iter__())[self._skip():]
         return iter(SampleKey(index, self.seed, self.epoch)
-                    for index in indices)
+                    for index in self._indices())
 
     def __len__(self) -> int:
-        return self.num_samples - self._skip()
+        if self.epoch != self.resume_epoch:
+            return self.num_samples
+        remaining, padding = self.remaining()
+        return len(range(self.rank, len(remaining) + padding,
+                         self.world_size))

@@ -121,7 +121,7 @@ class PreemptionHook(Hook):
             loader = getattr(loop, 'dataloader', None)
             if not getattr(loader, 'num_workers', 0):
                 continue
-            if hasattr(loop, 'dataloader_iterator'):
+            if getattr(loop, 'dataloader_iterator', None) is not None:
                 print_log(
                     f'{type(loop).__name__} started its dataloader workers '
                     'before PreemptionHook could make them ignore stop '

@@ -1,10 +1,11 @@
 """Resume a run exactly where it stopped, and account for skipped files."""
 import logging
 import random
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
+from mmengine.config import Config
 from mmengine.dist import (
     all_gather_object,
     all_reduce,
@@ -13,10 +14,14 @@ from mmengine.dist import (
 )
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+from mmengine.optim import OptimWrapper
 from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
 from mmkamim.datasets.samplers import ReproducibleSampler
+
+from ..runners import ResumableIterBasedTrainLoop
+from ..schedulers import ProgressSchedule
 
 
 def rng_state() -> dict:
@@ -50,19 +55,34 @@ def set_rng_state(state: dict) -> None:
 
 @HOOKS.register_module()
 class ReproducibilityHook(Hook):
-    """Make ``--resume`` continue the interrupted run, and report skipped
-    unreadable files.
+    """Make ``--resume`` continue the interrupted run, on any layout, and
+    account for skipped files.
 
     mmengine restores the model, optimiser, schedulers and seed, but not the
     random generators of the main process (MAE's masks, MixUp and CutMix
     draw from them), and it builds the dataloader before it reads the
     checkpoint's seed, and restarts an interrupted epoch from its first
-    batch. This hook saves the generators' states in every checkpoint and,
-    when a run resumes, restores them and hands the checkpoint's seed, epoch
-    and position to a :class:`~mmkamim.datasets.samplers.ReproducibleSampler`,
-    so that the resumed run trains on the same samples, augmented the same
-    way, as the uninterrupted one. (``IterBasedTrainLoop`` replays the data
-    up to the resumed iteration itself, which gives the same result.)
+    batch. This hook saves the generators' states and the run's position in
+    every checkpoint: the epoch and the samples of that epoch's order
+    already trained, over all ranks (``meta['sample_position']``, updated
+    at every iteration), with the number of processes and the batch size.
+    When a run resumes it restores the generators and hands the seed and
+    the position to a :class:`~mmkamim.datasets.samplers.ReproducibleSampler`,
+    which continues at the first sample not yet trained, split over the new
+    number of processes, each sample augmented as before. With the same
+    layout the resumed run is the uninterrupted one. After a change of
+    batch size or number of processes, the scheduled parameters (learning
+    rate, ...) follow the config's schedule at the run's progress (completed
+    epochs plus the fraction of the epoch's samples trained), from the base
+    values the new config gives (``auto_scale_lr`` on the new batch), for
+    the rest of the run (:class:`~mmkamim.engine.schedulers.ProgressSchedule`).
+    A checkpoint written before positions were recorded resumes only on its
+    own layout; otherwise the run stops before training, saying why.
+
+    Epoch-based loops and
+    :class:`~mmkamim.engine.runners.ResumableIterBasedTrainLoop` resume by
+    position; mmengine's ``IterBasedTrainLoop`` replays the data up to the
+    resumed iteration, which is right only on the same layout.
 
     With ``ReproducibleSampler(skip_unreadable=N)`` it also logs every
     unreadable file the data workers skipped (per rank, as they come; the
@@ -70,12 +90,33 @@ class ReproducibilityHook(Hook):
     this rank skipped more than N.
     """
 
-    priority = 'VERY_HIGH'
+    # Before RuntimeInfoHook logs the learning rate of an iteration.
+    priority = 'HIGHEST'
 
     def __init__(self) -> None:
         self._resumed: Optional[dict] = None
+        self._resumed_runtime: dict = {}
         self._gathered: Optional[List[dict]] = None
         self.skipped: List[str] = []
+        self.schedule: Optional[ProgressSchedule] = None
+        self._base_values: Dict[str, List[float]] = {}
+        self._resume_epoch: Optional[int] = None
+        self._resume_position = 0
+        self._epoch: Optional[int] = None
+        self._start = 0
+        self._count = 0
+
+    def before_run(self, runner) -> None:
+        """Note the base values the config gives the scheduled parameters
+        (after ``auto_scale_lr``), before a resume replaces them."""
+        wrapper = runner.optim_wrapper
+        if not isinstance(wrapper, OptimWrapper):
+            return
+        for group in wrapper.param_groups:
+            for key, value in group.items():
+                if key.startswith('initial_'):
+                    self._base_values.setdefault(key[len('initial_'):],
+                                                 []).append(value)
 
     def gather_checkpoint_state(self, runner) -> None:
         """Collect every rank's generators before a checkpoint is saved.
@@ -93,10 +134,16 @@ class ReproducibilityHook(Hook):
             self._gathered = [state]
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Store the random generators: every rank's when they were
-        gathered, else this process's."""
+        """Store the random generators (every rank's when they were
+        gathered, else this process's) and the run's position."""
         checkpoint['rng_states'] = self._gathered or [rng_state()]
         self._gathered = None
+        meta = checkpoint['meta']
+        loader = runner.train_dataloader
+        meta['sample_position'] = dict(
+            epoch=meta['epoch'], samples=self.position(meta['epoch']),
+            world_size=get_world_size(), batch_size=loader.batch_size,
+            progress_schedule=self.schedule is not None)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Remember a resumed checkpoint's state until training starts
@@ -106,6 +153,8 @@ class ReproducibilityHook(Hook):
             if 'rng_state' in checkpoint:  # earlier versions: rank 0's
                 states = [checkpoint['rng_state']]
             self._resumed = dict(meta=checkpoint['meta'], rng_states=states)
+            hub = checkpoint.get('message_hub') or {}
+            self._resumed_runtime = hub.get('runtime_info', {})
 
     def before_train(self, runner) -> None:
         """Restore the generators and the sampler's position."""
@@ -128,18 +177,130 @@ class ReproducibilityHook(Hook):
         if not isinstance(sampler, ReproducibleSampler):
             return
         seed = meta.get('seed', sampler.seed)
-        if isinstance(runner.train_loop, EpochBasedTrainLoop):
-            # mmengine reruns the interrupted epoch from its start.
-            batches = meta['iter'] - meta['epoch'] * len(loader)
-            sampler.resume(seed, meta['epoch'], batches * loader.batch_size)
-        else:
+        layout = (get_world_size(), loader.batch_size)
+        position = meta.get('sample_position')
+        if not isinstance(runner.train_loop,
+                          (EpochBasedTrainLoop, ResumableIterBasedTrainLoop)):
+            # mmengine's IterBasedTrainLoop replays the data itself.
+            if position is not None and _layout(position) != layout:
+                raise RuntimeError(
+                    'IterBasedTrainLoop resumes by replaying as many batches '
+                    'as the run had trained, which is wrong on another '
+                    f'layout ({_describe(_layout(position))} before, '
+                    f"{_describe(layout)} now). Use train_cfg.type="
+                    "'ResumableIterBasedTrainLoop', or resume on the "
+                    'layout the checkpoint was written with')
             sampler.seed = seed
+            return
+        if position is None:
+            position = self._older_position(runner, meta, loader)
+            if position is None:  # replayed by the loop
+                sampler.seed = seed
+                return
+        sampler.resume(seed, position['epoch'], position['samples'])
+        self._resume_epoch = position['epoch']
+        self._resume_position = position['samples']
+        changed = _layout(position) != layout
+        if changed or position.get('progress_schedule'):
+            self.schedule = self._progress_schedule(runner)
+        remaining, padding = sampler.remaining()
+        dataset_size = len(loader.dataset)
+        message = (
+            f"resuming epoch {position['epoch'] + 1} after "
+            f"{min(position['samples'], dataset_size)} of its "
+            f'{dataset_size} samples: {len(remaining)} remain')
+        if padding:
+            message += (f', with {padding} repeated to fill '
+                        f'{layout[0]} processes')
+        if changed:
+            message += (f'. Layout changed: {_describe(_layout(position))} '
+                        f'before, {_describe(layout)} now; the scheduled '
+                        "parameters follow the config's schedule at the "
+                        "run's progress from here")
+        print_log(message, logger='current')
+
+    def _older_position(self, runner, meta: dict,
+                        loader) -> Optional[dict]:
+        """The position of a checkpoint written before positions were
+        recorded, which is known only on the layout it was written with."""
+        runtime = self._resumed_runtime
+        world, batch = get_world_size(), loader.batch_size
+        if isinstance(runner.train_loop, EpochBasedTrainLoop):
+            per_epoch = runtime.get('max_iters', 0) // max(
+                runtime.get('max_epochs', 1), 1)
+            same = per_epoch == len(loader)
+            samples = (meta['iter'] - meta['epoch'] * len(loader)) * batch
+        else:
+            # ResumableIterBasedTrainLoop replays it, as mmengine does: right
+            # with the same batch size (the number of processes an older
+            # checkpoint does not tell).
+            configured = _configured_batch(meta)
+            if configured not in (None, batch):
+                raise RuntimeError(
+                    'this checkpoint was written before mmkamim recorded how '
+                    'many samples of an epoch a run had trained, and it can '
+                    'only continue with the batch size it was written with '
+                    f'({configured}, now {batch})')
+            return None
+        if not same:
+            raise RuntimeError(
+                'this checkpoint was written before mmkamim recorded how '
+                'many samples of an epoch a run had trained, and it can '
+                'only continue on the layout it was written with '
+                f'({per_epoch} iterations per epoch then, {len(loader)} '
+                'now). Resume with the number of processes and the batch '
+                'size it was written with')
+        return dict(epoch=meta['epoch'], samples=samples * world,
+                    world_size=world, batch_size=batch)
+
+    def _progress_schedule(self, runner) -> ProgressSchedule:
+        configs = runner.cfg.get('param_scheduler') or []
+        if isinstance(configs, dict):
+            configs = [configs]
+        if not isinstance(runner.optim_wrapper, OptimWrapper) or not all(
+                isinstance(c, dict) and 'type' in c for c in configs):
+            raise RuntimeError(
+                'the learning rate schedule cannot follow a change of layout '
+                'with several optimizers; resume with the layout the '
+                'checkpoint was written with')
+        return ProgressSchedule(configs, self._base_values)
+
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch=None) -> None:
+        """Track the epoch; after a change of layout, set the scheduled
+        parameters for this step from the run's progress."""
+        if runner.epoch != self._epoch:
+            self._epoch = runner.epoch
+            self._start = (self._resume_position
+                           if runner.epoch == self._resume_epoch else 0)
+            self._count = 0
+        if self.schedule is None:
+            return
+        dataset_size = len(runner.train_dataloader.dataset)
+        samples = runner.epoch * dataset_size + self.position(runner.epoch)
+        global_batch = runner.train_dataloader.batch_size * get_world_size()
+        values = self.schedule.values(samples / dataset_size,
+                                      samples / global_batch)
+        for name, group_values in values.items():
+            for group, value in zip(runner.optim_wrapper.param_groups,
+                                    group_values):
+                group[name] = value
+
+    def position(self, epoch: int) -> int:
+        """Samples of ``epoch``'s order trained so far, over all ranks."""
+        if epoch == self._epoch:
+            return self._start + self._count * get_world_size()
+        if self._epoch is None and epoch == self._resume_epoch:
+            return self._resume_position
+        return 0
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
-        """Collect the files the workers skipped; stop past the limit."""
+        """Count the samples trained; collect the files the workers
+        skipped, and stop past the limit."""
         if not isinstance(data_batch, dict):
             return
+        self._count += len(data_batch['inputs'])
         names = [
             name for sample in data_batch.get('data_samples') or []
             for name in sample.metainfo.get('skipped_images', [])
@@ -171,3 +332,22 @@ class ReproducibilityHook(Hook):
                       'all ranks; this rank: '
                       f'{self.skipped or "none"}', logger='current',
                       level=logging.WARNING)
+
+
+def _layout(position: dict) -> Tuple[int, int]:
+    return position['world_size'], position['batch_size']
+
+
+def _describe(layout: Tuple[int, int]) -> str:
+    world, batch = layout
+    return (f'{world} process{"es" * (world > 1)} x batch {batch} = '
+            f'{world * batch} per step')
+
+
+def _configured_batch(meta: dict) -> Optional[int]:
+    """The training batch size in a checkpoint's config text, if found."""
+    try:
+        cfg = Config.fromstring(meta['cfg'], '.py')
+        return int(cfg.train_dataloader.batch_size)
+    except Exception:  # no config or an unreadable one: nothing to compare
+        return None

@@ -57,7 +57,7 @@ def test_resume_skips_what_the_epoch_already_used(image_folder):
     sampler = ReproducibleSampler(data, seed=3)
     sampler.set_epoch(1)
     full = [int(k) for k in sampler]
-    sampler.resume(seed=3, epoch=1, done=5)
+    sampler.resume(seed=3, epoch=1, position=5)
     assert len(sampler) == len(full) - 5
     assert [int(k) for k in sampler] == full[5:]
     sampler.set_epoch(2)

@@ -1,0 +1,3 @@
+from .progress_schedule import ProgressSchedule
+
+__all__ = ['ProgressSchedule']
