@@ -137,18 +137,22 @@ def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     with process_group_closed_at_exit():
-        cfg = setup_cpu_distributed(cfg)
-        if 'runner_type' in cfg:
-            runner = RUNNERS.build(cfg)
-        else:
-            runner = Runner.from_cfg(cfg)
-        if args.out is not None and args.out_item != 'metrics':
-            runner.test_evaluator.metrics.append(
-                DumpResults(out_file_path=args.out))
-        metrics = runner.test()
-        if args.out is not None and args.out_item == 'metrics' \
-                and runner.rank == 0:
-            dump(metrics, args.out)
+        test(setup_cpu_distributed(cfg), args)
+
+
+def test(cfg: Config, args: argparse.Namespace) -> None:
+    """Build the runner and test; the runner is gone when this returns."""
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    if args.out is not None and args.out_item != 'metrics':
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
+    metrics = runner.test()
+    if args.out is not None and args.out_item == 'metrics' \
+            and runner.rank == 0:
+        dump(metrics, args.out)
 
 
 if __name__ == '__main__':

@@ -14,6 +14,7 @@ from mmkamim.utils import (
     process_group_closed_at_exit,
     setup_cpu_distributed,
 )
+from mmkamim.utils.config_checks import check_training_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -160,13 +161,18 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    check_training_config(cfg)
     with process_group_closed_at_exit():
-        cfg = setup_cpu_distributed(cfg)
-        if 'runner_type' in cfg:
-            runner = RUNNERS.build(cfg)
-        else:
-            runner = Runner.from_cfg(cfg)
-        runner.train()
+        train(setup_cpu_distributed(cfg))
+
+
+def train(cfg: Config) -> None:
+    """Build the runner and train; the runner is gone when this returns."""
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    runner.train()
 
 
 if __name__ == '__main__':

@@ -3,6 +3,9 @@ default_scope = 'mmpretrain'
 
 # Register mmkamim's components in MMPretrain's registries.
 custom_imports = dict(imports=['mmkamim'], allow_failed_imports=False)
+# mmengine's Runner that first refuses settings which make the loss
+# undefined (mask ratio, mask patch and keypoint cell sizes), naming them.
+runner_type = 'mmpretrain.CheckedRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
@@ -22,12 +25,14 @@ default_hooks = dict(
 # checkpoints; ReproducibilityHook makes --resume continue the run exactly;
 # LossScaleMonitorHook logs the steps --amp's loss scaler skips and warns
 # when they are many; PreemptionHook saves and stops the run on SIGTERM or
-# SIGUSR1 (Slurm preemption and time limits), exiting with 128 + signal.
+# SIGUSR1 (Slurm preemption and time limits), exiting with 128 + signal;
+# NonFiniteLossHook stops a run whose loss is inf/NaN before it saves.
 custom_hooks = [
     dict(type='WeightsOnlyCheckpointHook'),
     dict(type='ReproducibilityHook'),
     dict(type='LossScaleMonitorHook'),
     dict(type='PreemptionHook'),
+    dict(type='NonFiniteLossHook'),
 ]
 
 env_cfg = dict(

@@ -8,6 +8,7 @@ custom_hooks = [
     dict(type='ReproducibilityHook'),
     dict(type='LossScaleMonitorHook'),
     dict(type='PreemptionHook'),
+    dict(type='NonFiniteLossHook'),
 ]
 default_hooks = dict(
     logger=dict(interval=50),

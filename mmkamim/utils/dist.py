@@ -1,4 +1,5 @@
 """Multi-process training on machines without CUDA."""
+import gc
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Iterator
@@ -53,9 +54,20 @@ def process_group_closed_at_exit() -> Iterator[None]:
     mmengine never destroys it; a gloo process left to tear its group down
     during interpreter shutdown sometimes aborts there ("terminate called
     without an active exception", exit -6) after training has finished.
+    DDP's reducer holds the group too, so the block must leave no runner
+    behind (build and train it in a function); what is left in reference
+    cycles is collected here first.
     """
+    stop = None
     try:
         yield
+    except SystemExit as exit_:
+        # A run that stops on purpose (PreemptionHook): its traceback, which
+        # keeps the runner alive, is not needed.
+        stop = exit_.code
     finally:
         if dist.is_available() and dist.is_initialized():
+            gc.collect()
             dist.destroy_process_group()
+    if stop is not None:
+        raise SystemExit(stop)

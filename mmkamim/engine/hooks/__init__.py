@@ -1,11 +1,13 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .check_pretrained_hook import CheckPretrainedHook
 from .loss_scale_monitor_hook import LossScaleMonitorHook
+from .non_finite_loss_hook import NonFiniteLossHook
 from .preemption_hook import PreemptionHook
 from .reproducibility_hook import ReproducibilityHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckPretrainedHook', 'LossScaleMonitorHook',
-    'PreemptionHook', 'ReproducibilityHook', 'WeightsOnlyCheckpointHook'
+    'NonFiniteLossHook', 'PreemptionHook', 'ReproducibilityHook',
+    'WeightsOnlyCheckpointHook'
 ]

@@ -14,7 +14,8 @@ class WeightedPixelReconstructionLoss(PixelReconstructionLoss):
     reduced as ``PixelReconstructionLoss`` does: (B, L, D) token losses are
     averaged over D first (MAE), and with a mask the result is
     ``sum(mask * loss) / sum(mask) / channel``. Without a weight it is
-    ``PixelReconstructionLoss``.
+    ``PixelReconstructionLoss``, except where nothing is masked: there
+    MMPretrain divides 0 by 0 (NaN); this loss is 0, with a zero gradient.
 
     Args:
         criterion (str): ``'L1'`` or ``'L2'``.
@@ -41,11 +42,11 @@ class WeightedPixelReconstructionLoss(PixelReconstructionLoss):
         Returns:
             torch.Tensor: Scalar loss.
         """
-        if weight is None:
-            return super().forward(pred, target, mask)
-        loss = self.penalty(pred, target) * weight
+        loss = self.penalty(pred, target)
+        if weight is not None:
+            loss = loss * weight
         if loss.dim() == 3:
             loss = loss.mean(dim=-1)
         if mask is None:
             return loss.mean()
-        return (loss * mask).sum() / mask.sum() / self.channel
+        return (loss * mask).sum() / mask.sum().clamp(min=1) / self.channel

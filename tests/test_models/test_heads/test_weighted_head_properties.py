@@ -86,3 +86,28 @@ def test_keypoint_aware_mae_loss_properties(case, factor, norm_pix):
         mae.loss(pred, target, tokens))
     scaled = scaled_off_mask(weight, mask, patch, cell, factor)
     assert torch.equal(ours.loss(pred, target, tokens, scaled), loss)
+
+
+@PROPERTY
+@given(loss_case(square=True), st.booleans())
+def test_nothing_masked_gives_zero_with_zero_gradient(case, weighted):
+    """MMPretrain's loss divides 0 by 0 there (NaN); ours is 0, with and
+    without weights, for images (KAMIM) and tokens (MAE)."""
+    patch, _, pred, target, mask, weight = case
+    weight = weight if weighted else None
+    pred = pred.clone().requires_grad_(True)
+    loss = kamim_head(patch).loss(pred, target, torch.zeros_like(mask),
+                                  weight)
+    loss.backward()
+    assert loss.item() == 0 and torch.equal(pred.grad,
+                                            torch.zeros_like(pred))
+    head = KAMAEHead(patch_size=patch, loss=dict(
+        type='WeightedPixelReconstructionLoss', criterion='L2'))
+    tokens = torch.zeros(2, mask[0].numel())
+    pred = torch.randn(2, tokens.shape[1], patch * patch * 3,
+                       generator=torch.Generator().manual_seed(2))
+    pred.requires_grad_(True)
+    loss = head.loss(pred, target, tokens, weight)
+    loss.backward()
+    assert loss.item() == 0 and torch.equal(pred.grad,
+                                            torch.zeros_like(pred))
