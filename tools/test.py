@@ -19,7 +19,11 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmkamim  # noqa: F401  (registers mmkamim's components)
-from mmkamim.utils import process_group_closed_at_exit, setup_cpu_distributed
+from mmkamim.utils import (
+    process_group_closed_at_exit,
+    refused_without_traceback,
+    setup_cpu_distributed,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -136,7 +140,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-    with process_group_closed_at_exit():
+    with refused_without_traceback(), process_group_closed_at_exit():
         test(setup_cpu_distributed(cfg), args)
 
 

@@ -12,6 +12,7 @@ import mmkamim  # noqa: F401  (registers mmkamim's components)
 from mmkamim.utils import (
     keypoints_in_pipeline,
     process_group_closed_at_exit,
+    refused_without_traceback,
     setup_cpu_distributed,
 )
 from mmkamim.utils.config_checks import check_training_config
@@ -161,8 +162,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-    check_training_config(cfg)
-    with process_group_closed_at_exit():
+    with refused_without_traceback():
+        check_training_config(cfg)
+    with refused_without_traceback(), process_group_closed_at_exit():
         train(setup_cpu_distributed(cfg))
 
 

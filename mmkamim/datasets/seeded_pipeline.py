@@ -13,10 +13,12 @@ file, refuses the silent ``None`` that mmengine answers with a random other
 image, and, when asked to, skips unreadable files and reports them.
 """
 import random
-from typing import Callable, List, Optional
+import warnings
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 import torch
+from PIL import Image
 
 _MASK64 = (1 << 64) - 1
 
@@ -77,6 +79,26 @@ class UnreadableImageError(RuntimeError):
     """An image file that cannot be read or decoded."""
 
 
+def declared_size(path: str) -> Optional[Tuple[int, int]]:
+    """(width, height) an image file's header declares, without decoding
+    it; None when PIL does not read the format (the decoder decides)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as image:
+                return image.size
+        except Image.DecompressionBombError:
+            # PIL refuses to report sizes past its own limit; ours decides.
+            limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                with Image.open(path) as image:
+                    return image.size
+            finally:
+                Image.MAX_IMAGE_PIXELS = limit
+        except Exception:
+            return None
+
+
 class SeededPipeline:
     """Wrap a dataset's pipeline: per-sample seeds, and failures that name
     the file.
@@ -84,22 +106,30 @@ class SeededPipeline:
     Args:
         pipeline (Callable): The dataset's ``Compose`` (or any callable on
             the results dict).
-        skip_unreadable (int): How many unreadable files this process may
-            skip. 0 (the default) stops the run at the first one. A skipped
-            file makes the pipeline return ``None``, on which mmengine's
-            ``BaseDataset`` loads a random other index, drawn from the
-            generators this sample seeded, so the replacement is the same in
-            every run; the file's name travels with the next sample
-            (``skipped_images`` in its metainfo) for
-            :class:`~mmkamim.engine.hooks.ReproducibilityHook` to count.
+        skip_unreadable (int): The most distinct unreadable files the run
+            may skip. 0 (the default) stops the run at the first one.
+            Otherwise a file that cannot be read makes the pipeline return
+            ``None``, on which mmengine's ``BaseDataset`` loads a random
+            other index, drawn from the generators this sample seeded, so
+            the replacement is the same in every run; the file's name
+            travels with that replacement (``skipped_images`` in its
+            metainfo), and :class:`~mmkamim.engine.hooks.ReproducibilityHook`
+            counts the distinct files over all ranks and workers and stops
+            past the limit.
+        max_pixels (int, optional): Refuse, before decoding, an image whose
+            header declares more pixels (a few KB of PNG can declare
+            gigabytes); it counts as unreadable. None: no limit.
     """
 
-    def __init__(self, pipeline: Callable, skip_unreadable: int = 0) -> None:
+    def __init__(self,
+                 pipeline: Callable,
+                 skip_unreadable: int = 0,
+                 max_pixels: Optional[int] = None) -> None:
         if isinstance(pipeline, SeededPipeline):
             pipeline = pipeline.pipeline
         self.pipeline = pipeline
         self.skip_unreadable = skip_unreadable
-        self.skipped: List[str] = []
+        self.max_pixels = max_pixels
         self._pending: List[str] = []
 
     @property
@@ -113,6 +143,14 @@ class SeededPipeline:
             results['sample_idx'] = int(key)
         path = results.get('img_path', f'sample {key}')
         for transform in self.transforms:
+            if _is_loading(transform) and self.max_pixels is not None:
+                size = declared_size(path)
+                if size is not None and size[0] * size[1] > self.max_pixels:
+                    return self._unreadable(path, ValueError(
+                        f'its header declares {size[0]} x {size[1]} = '
+                        f'{size[0] * size[1]} pixels, more than '
+                        f'max_pixels={self.max_pixels} '
+                        '(train_dataloader.sampler.max_pixels)'))
             try:
                 results = transform(results)
             except Exception as error:
@@ -137,14 +175,11 @@ class SeededPipeline:
         return results
 
     def _unreadable(self, path: str, error: Exception) -> None:
-        if len(self.skipped) >= self.skip_unreadable:
-            allowed = (f' (the {self.skip_unreadable} this process may skip '
-                       'are used up)' if self.skip_unreadable else '')
+        if not self.skip_unreadable:
             raise UnreadableImageError(
-                f'cannot read image {path}{allowed}: {type(error).__name__}: '
+                f'cannot read image {path}: {type(error).__name__}: '
                 f'{error}. Remove or replace the file, or let the run skip '
                 'unreadable files: train_dataloader.sampler.'
                 'skip_unreadable=N') from error
-        self.skipped.append(path)
         self._pending.append(path)
         return None

@@ -11,9 +11,11 @@ work dir, so a copied work dir resumes from its own files.
 """
 import os
 import os.path as osp
-from typing import Optional
+from typing import List, Optional
 
 import torch
+
+from .errors import UsageError
 
 LAST_CHECKPOINT = 'last_checkpoint'
 
@@ -74,8 +76,8 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
     :func:`write_last_checkpoint`) and absolute (mmengine, older runs).
 
     Raises:
-        FileNotFoundError: The file named there does not exist; the message
-            lists the checkpoints the work dir does hold.
+        UsageError: The file named there does not exist; the message lists
+            the checkpoints the work dir does hold.
     """
     record = osp.join(work_dir, LAST_CHECKPOINT)
     if not osp.isfile(record):
@@ -87,7 +89,7 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
     path = name if osp.isabs(name) else osp.join(work_dir, name)
     if not osp.isfile(path):
         found = sorted(f for f in os.listdir(work_dir) if f.endswith('.pth'))
-        raise FileNotFoundError(
+        raise UsageError(
             f'{record} names {name}, which does not exist. Resume from one '
             f'of the checkpoints the work dir holds ({", ".join(found)})'
             if found else
@@ -106,29 +108,124 @@ def checkpoint_to_load(cfg, work_dir: str) -> Optional[str]:
 
 
 def check_checkpoint_file(path: str) -> None:
-    """Refuse, with the reason and the file's name, a local checkpoint that
-    is cut off or that holds objects which run code when unpickled.
+    """Refuse, with the reason and the file's name, a local checkpoint path
+    that is missing, a folder, not a checkpoint, cut off, or holding objects
+    which run code when unpickled.
 
-    Reads only the file's index and pickle opcodes, not its tensors.
-    ``torch.load(weights_only=True)``, which loads every checkpoint, would
-    refuse both too, with a message that does not name the file.
+    Reads only the file's first bytes, index and pickle opcodes, not its
+    tensors. ``torch.load(weights_only=True)``, which loads every
+    checkpoint, would refuse most of these too, with a message that does
+    not name the file.
 
     Args:
         path (str): A checkpoint file; URLs and other backends are left to
             mmengine.
     """
-    if '://' in path or not osp.isfile(path):
+    if '://' in path:
         return
+    if osp.isdir(path):
+        raise UsageError(
+            f'checkpoint {path} is a folder. To continue the run saved in '
+            f'it, pass --work-dir {path} and --resume without a path (it '
+            f'takes the checkpoint {LAST_CHECKPOINT} names); or name one of '
+            'its .pth files')
+    if not osp.isfile(path):
+        raise UsageError(f'checkpoint {path} does not exist')
+    with open(path, 'rb') as f:
+        head = f.read(4)
+    # torch.save writes a zip archive; before torch 1.6, a bare pickle.
+    if head != b'PK\x03\x04' and head[:1] != b'\x80':
+        raise UsageError(
+            f'{path} is not a PyTorch checkpoint (a file written by '
+            'torch.save); check the path')
     try:
         unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
     except Exception as error:  # zip index or pickle unreadable
-        raise ValueError(
+        raise UsageError(
             f'checkpoint {path} cannot be read ({type(error).__name__}: '
             f'{error}); it may have been cut off while it was being written. '
             'Resume from an earlier checkpoint of the work dir') from error
     if unsafe:
-        raise ValueError(
+        raise UsageError(
             f'checkpoint {path} holds Python objects that run code when '
             f'loaded ({", ".join(unsafe)}); mmkamim loads checkpoints with '
             'weights_only=True and will not load it. Re-save its tensors '
             '(e.g. {"state_dict": ...}) from an environment you trust')
+
+
+def _unprefixed(name: str) -> str:
+    """A weight's name without DistributedDataParallel's ``module.``."""
+    return name[len('module.'):] if name.startswith('module.') else name
+
+
+def _examples(names: List[str]) -> str:
+    return ', '.join(names[:3]) + (', ...' if len(names) > 3 else '')
+
+
+def resume_problems(checkpoint: dict, model, optimizer=None,
+                    schedulers: Optional[list] = None) -> List[str]:
+    """What keeps a checkpoint from continuing this run exactly.
+
+    mmengine resumes from whatever it is given: weights of another model
+    load partly (``strict=False``) and train on from random values, a
+    checkpoint without schedulers restarts the schedule, another optimizer
+    fails deep inside torch.
+
+    Args:
+        checkpoint (dict): The loaded checkpoint.
+        model (nn.Module): The model to resume (unwrapped).
+        optimizer (Optimizer, optional): Its optimizer.
+        schedulers (list, optional): Its parameter schedulers.
+
+    Returns:
+        List[str]: One sentence per problem; empty if it can resume.
+    """
+    needed = ['meta', 'state_dict', 'message_hub']
+    if optimizer is not None:
+        needed.append('optimizer')
+    if schedulers:
+        needed.append('param_schedulers')
+    missing = [key for key in needed if key not in checkpoint]
+    if 'state_dict' in missing:
+        return [f'it lacks {", ".join(missing)}']
+    if len(missing) == len(needed) - 1:
+        return ['it holds weights only (no training state: '
+                f'{", ".join(missing)})']
+    if missing:
+        return [f'it lacks {", ".join(missing)}']
+    problems = []
+    state = {_unprefixed(k): v for k, v in checkpoint['state_dict'].items()}
+    own = {_unprefixed(k): v for k, v in model.state_dict().items()}
+    absent = [k for k in own if k not in state]
+    foreign = [k for k in state if k not in own]
+    shapes = [f'{k} ({tuple(state[k].shape)} saved, {tuple(v.shape)} here)'
+              for k, v in own.items()
+              if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    if absent or foreign or shapes:
+        parts = []
+        if absent:
+            parts.append(f'{len(absent)} of the model\'s weights are not in '
+                         f'it ({_examples(absent)})')
+        if foreign:
+            parts.append(f'{len(foreign)} of its weights are not the '
+                         f'model\'s ({_examples(foreign)})')
+        if shapes:
+            parts.append(f'{len(shapes)} have another shape '
+                         f'({_examples(shapes)})')
+        problems.append('it was saved by another model: ' + '; '.join(parts))
+    if optimizer is not None:
+        saved = [len(g['params'])
+                 for g in checkpoint['optimizer'].get('param_groups', [])]
+        here = [len(g['params']) for g in optimizer.param_groups]
+        if saved != here:
+            problems.append(
+                f'its optimizer has parameter groups of {saved} parameters, '
+                f'this run\'s {here} (optim_wrapper or paramwise_cfg '
+                'changed)')
+    if schedulers:
+        saved = checkpoint['param_schedulers']
+        if isinstance(saved, list) and len(saved) != len(schedulers):
+            problems.append(
+                f'it holds {len(saved)} parameter schedulers, this run has '
+                f'{len(schedulers)} (param_scheduler changed)')
+    return problems

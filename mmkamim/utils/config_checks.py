@@ -12,6 +12,8 @@ from mmpretrain.datasets.transforms import SimMIMMaskGenerator
 
 from mmkamim.datasets.transforms import KeypointDensity
 
+from .errors import UsageError
+
 
 def _defaults(cls) -> dict:
     return {
@@ -153,9 +155,9 @@ def check_training_config(cfg) -> None:
     """Raise, naming every setting that makes the training loss undefined.
 
     Raises:
-        ValueError: The config has such settings.
+        UsageError: The config has such settings.
     """
     errors = training_config_errors(cfg)
     if errors:
-        raise ValueError('the config cannot train:\n  ' +
+        raise UsageError('the config cannot train:\n  ' +
                          '\n  '.join(errors))

@@ -6,8 +6,10 @@ dataloader workers, on both keypoint paths.
 """
 import os
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 
 import cv2
 import numpy as np
@@ -148,24 +150,56 @@ def test_a_pipeline_returning_none_cannot_hide_a_file(tmp_path,
             'train_dataloader.dataset.pipeline.0.ignore_empty': True})
 
 
-def test_skipping_is_opt_in_counted_named_deterministic_and_limited(
-        tmp_path, image_files, caplog):
+def test_skipping_counts_distinct_files_over_workers_and_epochs(
+        tmp_path, image_files):
+    """Two bad files met in every one of 3 epochs, by either of 2 workers:
+    2 distinct files, each named once, within skip_unreadable=2."""
     data = folder(tmp_path, image_files, ['truncated.jpg', 'text_file.png'])
-    skip = {'train_dataloader.sampler.skip_unreadable': 2}
+    skip = {'train_dataloader.sampler.skip_unreadable': 2,
+            'train_cfg.max_epochs': 3}
     first = run(tmp_path, data, work='first', **skip)
     hook = next(h for h in first.hooks
                 if type(h).__name__ == 'ReproducibilityHook')
-    assert sorted(os.path.basename(p) for p in hook.skipped) == [
-        'text_file.png', 'truncated.jpg']
+    bad = {os.path.join(data, n) for n in ('truncated.jpg', 'text_file.png')}
+    assert hook.skipped == bad
     log = open(first.logger.handlers[-1].baseFilename).read()
-    assert '2 unreadable images skipped so far on all ranks' in log
+    for path in bad:
+        assert log.count(path) == 1
+    assert '2 distinct unreadable images skipped so far' in log
+    checkpoint = torch.load(tmp_path / 'first' / 'epoch_3.pth',
+                            weights_only=True)
+    assert checkpoint['meta']['skipped_images'] == sorted(bad)
     # The replacements are drawn from the seeded generators: same run.
     second = run(tmp_path, data, work='second', **skip)
     for a, b in zip(first.model.parameters(), second.model.parameters()):
         assert torch.equal(a, b)
     # Past the limit the run stops, naming what it skipped.
-    with pytest.raises(Exception, match='skipped 2 unreadable images, more '
-                       'than skip_unreadable=1|cannot read image .*'
-                       r'\(the 1 this process may skip are used up\)'):
+    with pytest.raises(Exception, match='2 distinct unreadable images, more '
+                       'than train_dataloader.sampler.skip_unreadable=1'):
         run(tmp_path, data, work='third', **NO_WORKERS, **{
             'train_dataloader.sampler.skip_unreadable': 1})
+
+
+def forged_png(path, width: int, height: int) -> None:
+    """A small PNG whose header declares ``width`` x ``height``."""
+    ok, data = cv2.imencode('.png', np.zeros((8, 8, 3), np.uint8))
+    data = bytearray(data.tobytes())
+    # IHDR: length (4), type (4), width (4), height (4), ..., CRC after 13.
+    data[16:24] = struct.pack('>II', width, height)
+    data[29:33] = struct.pack('>I', zlib.crc32(bytes(data[12:29])))
+    path.write_bytes(bytes(data))
+
+
+def test_a_huge_declared_size_is_refused_before_decoding(tmp_path,
+                                                         image_files):
+    data = folder(tmp_path, image_files, [])
+    forged_png(tmp_path / 'data' / 'huge.png', 30000, 30000)
+    with pytest.raises(Exception, match=r'cannot read image .*huge.png: '
+                       r'ValueError: its header declares 30000 x 30000 = '
+                       r'900000000 pixels, more than max_pixels=100000000'):
+        run(tmp_path, data, work='stops', **NO_WORKERS)
+    runner = run(tmp_path, data, work='skips', **NO_WORKERS, **{
+        'train_dataloader.sampler.skip_unreadable': 1})
+    hook = next(h for h in runner.hooks
+                if type(h).__name__ == 'ReproducibilityHook')
+    assert hook.skipped == {os.path.join(data, 'huge.png')}

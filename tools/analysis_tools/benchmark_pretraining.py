@@ -6,8 +6,9 @@ written to JSON:
 1. **Data pipeline, per worker**: images per second of the train pipeline of
    SimMIM, KAMIM with its weights on the device (the pipeline is SimMIM's),
    and KAMIM with the ``KeypointDensity`` transform (FAST, ORB, SIFT), on
-   the same ImageNet-sized JPEG files (decoding and the per-sample seeding
-   of ``ReproducibleSampler`` included), in one thread as a dataloader
+   the same ImageNet-sized JPEG files (decoding, the per-sample seeding
+   and the ``max_pixels`` header read of ``ReproducibleSampler`` included,
+   the header read also timed alone), in one thread as a dataloader
    worker runs. Methods are interleaved round by round, in a
    rotating order, so that drift cancels; the median round is reported.
 2. **Training step**: ``model.train_step`` (data preprocessor, forward,
@@ -30,7 +31,7 @@ import random
 import statistics
 import tempfile
 import time
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
@@ -46,7 +47,11 @@ from mmpretrain.registry import MODELS
 import mmkamim  # noqa: F401  (registers mmkamim's components)
 from mmkamim.datasets import SampleKey, SeededPipeline
 from mmkamim.datasets.sample_photos import PHOTO_NAMES, load_photo
+from mmkamim.datasets.seeded_pipeline import declared_size
 from mmkamim.utils import keypoints_in_pipeline
+
+# ReproducibleSampler's default pixel limit, which training applies.
+MAX_PIXELS = 10**8
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -113,6 +118,22 @@ def pipeline_throughput(pipelines: Dict[str, Compose], paths: List[str],
             times[name].append(
                 (time.perf_counter() - start) / len(paths) * 1e3)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def header_and_decode(paths: List[str], rounds: int) -> Tuple[float, float]:
+    """Median-round microseconds per image to read the declared size (the
+    ``max_pixels`` check) and to decode the image."""
+    header, decode = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for path in paths:
+            declared_size(path)
+        header.append((time.perf_counter() - start) / len(paths) * 1e6)
+        start = time.perf_counter()
+        for path in paths:
+            cv2.imread(path, cv2.IMREAD_COLOR)
+        decode.append((time.perf_counter() - start) / len(paths) * 1e6)
+    return statistics.median(header), statistics.median(decode)
 
 
 def batch_from(pipeline: Compose, paths: List[str], size: int) -> dict:
@@ -252,17 +273,19 @@ def main() -> None:
             threads = torch.get_num_threads()
             torch.set_num_threads(1)
             cv2.setNumThreads(1)
+            # With the pixel limit training applies (a header read first).
             pipelines = {
                 name: SeededPipeline(
-                    Compose(cfg.train_dataloader.dataset.pipeline))
+                    Compose(cfg.train_dataloader.dataset.pipeline),
+                    max_pixels=MAX_PIXELS)
                 for name, cfg in methods.items()
             }
             for detector in ('orb', 'sift'):
                 pipelines[f'KAMIM (CPU {detector.upper()})'] = SeededPipeline(
                     Compose(cpu_transform(kamim, detector).train_dataloader
-                            .dataset.pipeline))
+                            .dataset.pipeline), max_pixels=MAX_PIXELS)
             ms = pipeline_throughput(pipelines, paths, args.pipeline_rounds)
-            torch.set_num_threads(threads)
+            header, decode = header_and_decode(paths, args.pipeline_rounds)
             cv2.setNumThreads(-1)
             base = ms['SimMIM']
             result['pipeline_ms_per_image'] = ms
@@ -274,6 +297,10 @@ def main() -> None:
                  for name, t in ms.items()],
                 ['pipeline', 'ms / image', 'images / s',
                  'throughput vs SimMIM']))
+            result['header_read_us'], result['decode_us'] = header, decode
+            print(f'of which the pixel-limit header read: {header:.0f} us '
+                  f'per image (decoding the same JPEG: {decode:.0f} us)')
+            torch.set_num_threads(threads)
 
         if not args.skip_steps:
             timers = {}

@@ -30,9 +30,13 @@ class ReproducibleSampler(DefaultSampler):
         shuffle (bool): Shuffle the indices. Defaults to True.
         seed (int, optional): The run's seed; the runner passes its own.
         round_up (bool): As for ``DefaultSampler``. Defaults to True.
-        skip_unreadable (int): How many unreadable image files each
-            dataloader process may skip (and report) before the run stops.
-            Defaults to 0: the first one stops the run, naming it.
+        skip_unreadable (int): How many distinct unreadable image files the
+            run may skip (over all ranks, workers and epochs, each logged
+            once) before it stops. Defaults to 0: the first one stops the
+            run, naming it.
+        max_pixels (int, optional): Refuse an image whose header declares
+            more pixels, before decoding it; it counts as unreadable. None
+            disables the limit. Defaults to 10^8.
     """
 
     def __init__(self,
@@ -40,7 +44,8 @@ class ReproducibleSampler(DefaultSampler):
                  shuffle: bool = True,
                  seed: Optional[int] = None,
                  round_up: bool = True,
-                 skip_unreadable: int = 0) -> None:
+                 skip_unreadable: int = 0,
+                 max_pixels: Optional[int] = 10**8) -> None:
         super().__init__(dataset, shuffle, seed, round_up)
         if not hasattr(dataset, 'pipeline'):
             raise TypeError(
@@ -52,8 +57,13 @@ class ReproducibleSampler(DefaultSampler):
                 or skip_unreadable < 0):
             raise ValueError('skip_unreadable must be an integer >= 0, got '
                              f'{skip_unreadable!r}')
+        if max_pixels is not None and not max_pixels > 0:
+            raise ValueError('max_pixels must be > 0 or None, got '
+                             f'{max_pixels!r}')
         self.skip_unreadable = skip_unreadable
-        dataset.pipeline = SeededPipeline(dataset.pipeline, skip_unreadable)
+        self.max_pixels = max_pixels
+        dataset.pipeline = SeededPipeline(dataset.pipeline, skip_unreadable,
+                                          max_pixels)
         self.resume_epoch: Optional[int] = None
         self._resume_position = 0
 

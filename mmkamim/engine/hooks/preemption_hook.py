@@ -12,6 +12,8 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmpretrain.registry import HOOKS
 
+from mmkamim.utils.errors import UsageError
+
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 
 
@@ -102,7 +104,7 @@ class PreemptionHook(Hook):
         checkpoints = [h for h in runner.hooks
                        if isinstance(h, AtomicCheckpointHook)]
         if not checkpoints:
-            raise TypeError(
+            raise UsageError(
                 'PreemptionHook saves through AtomicCheckpointHook: set '
                 "default_hooks.checkpoint.type='AtomicCheckpointHook'")
         self._checkpoint = checkpoints[0]

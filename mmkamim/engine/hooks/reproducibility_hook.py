@@ -1,7 +1,7 @@
 """Resume a run exactly where it stopped, and account for skipped files."""
 import logging
 import random
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import numpy as np
 import torch
@@ -14,11 +14,14 @@ from mmengine.dist import (
 )
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper
 from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
 from mmkamim.datasets.samplers import ReproducibleSampler
+from mmkamim.utils.checkpoint_files import checkpoint_to_load, resume_problems
+from mmkamim.utils.errors import UsageError
 
 from ..runners import ResumableIterBasedTrainLoop
 from ..schedulers import ProgressSchedule
@@ -84,10 +87,10 @@ class ReproducibilityHook(Hook):
     position; mmengine's ``IterBasedTrainLoop`` replays the data up to the
     resumed iteration, which is right only on the same layout.
 
-    With ``ReproducibleSampler(skip_unreadable=N)`` it also logs every
-    unreadable file the data workers skipped (per rank, as they come; the
-    sum over ranks after each epoch and at the end) and stops the run once
-    this rank skipped more than N.
+    With ``ReproducibleSampler(skip_unreadable=N)`` it also counts the
+    distinct unreadable files the data workers skipped, over all ranks,
+    workers and epochs (kept in checkpoints, so a resumed run goes on
+    counting), logs each once, and stops the run once there are more than N.
     """
 
     # Before RuntimeInfoHook logs the learning rate of an iteration.
@@ -97,7 +100,7 @@ class ReproducibilityHook(Hook):
         self._resumed: Optional[dict] = None
         self._resumed_runtime: dict = {}
         self._gathered: Optional[List[dict]] = None
-        self.skipped: List[str] = []
+        self.skipped: Set[str] = set()
         self.schedule: Optional[ProgressSchedule] = None
         self._base_values: Dict[str, List[float]] = {}
         self._resume_epoch: Optional[int] = None
@@ -143,16 +146,31 @@ class ReproducibilityHook(Hook):
         meta['sample_position'] = dict(
             epoch=meta['epoch'], samples=self.position(meta['epoch']),
             world_size=get_world_size(), batch_size=loader.batch_size,
+            dataset_size=len(loader.dataset),
             progress_schedule=self.schedule is not None)
+        meta['skipped_images'] = sorted(self.skipped)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Remember a resumed checkpoint's state until training starts
         (mmengine reseeds the generators after this call)."""
         if runner.cfg.get('resume'):
+            problems = resume_problems(
+                checkpoint, _unwrap(runner.model),
+                getattr(runner.optim_wrapper, 'optimizer', None),
+                runner.param_schedulers)
+            if problems:
+                path = checkpoint_to_load(runner.cfg, runner.work_dir)
+                raise UsageError(
+                    f'cannot resume from {path}: {"; ".join(problems)}. '
+                    '--resume continues a run from a checkpoint it saved, '
+                    'with the config it was saved with; to start a new run '
+                    f'from these weights, pass --cfg-options load_from={path} '
+                    'without --resume')
             states = checkpoint.get('rng_states', [])
             if 'rng_state' in checkpoint:  # earlier versions: rank 0's
                 states = [checkpoint['rng_state']]
             self._resumed = dict(meta=checkpoint['meta'], rng_states=states)
+            self.skipped = set(checkpoint['meta'].get('skipped_images', []))
             hub = checkpoint.get('message_hub') or {}
             self._resumed_runtime = hub.get('runtime_info', {})
 
@@ -179,11 +197,21 @@ class ReproducibilityHook(Hook):
         seed = meta.get('seed', sampler.seed)
         layout = (get_world_size(), loader.batch_size)
         position = meta.get('sample_position')
+        dataset_size = len(loader.dataset)
+        if position is not None and position.get(
+                'dataset_size', dataset_size) != dataset_size:
+            raise UsageError(
+                'the checkpoint was saved training on '
+                f"{position['dataset_size']} images, this run has "
+                f'{dataset_size}: its position in the '
+                'epoch means nothing here. Resume with the same data, or '
+                'start a new run from its weights (--cfg-options '
+                'load_from=CHECKPOINT, without --resume)')
         if not isinstance(runner.train_loop,
                           (EpochBasedTrainLoop, ResumableIterBasedTrainLoop)):
             # mmengine's IterBasedTrainLoop replays the data itself.
             if position is not None and _layout(position) != layout:
-                raise RuntimeError(
+                raise UsageError(
                     'IterBasedTrainLoop resumes by replaying as many batches '
                     'as the run had trained, which is wrong on another '
                     f'layout ({_describe(_layout(position))} before, '
@@ -204,7 +232,6 @@ class ReproducibilityHook(Hook):
         if changed or position.get('progress_schedule'):
             self.schedule = self._progress_schedule(runner)
         remaining, padding = sampler.remaining()
-        dataset_size = len(loader.dataset)
         message = (
             f"resuming epoch {position['epoch'] + 1} after "
             f"{min(position['samples'], dataset_size)} of its "
@@ -236,14 +263,14 @@ class ReproducibilityHook(Hook):
             # checkpoint does not tell).
             configured = _configured_batch(meta)
             if configured not in (None, batch):
-                raise RuntimeError(
+                raise UsageError(
                     'this checkpoint was written before mmkamim recorded how '
                     'many samples of an epoch a run had trained, and it can '
                     'only continue with the batch size it was written with '
                     f'({configured}, now {batch})')
             return None
         if not same:
-            raise RuntimeError(
+            raise UsageError(
                 'this checkpoint was written before mmkamim recorded how '
                 'many samples of an epoch a run had trained, and it can '
                 'only continue on the layout it was written with '
@@ -259,7 +286,7 @@ class ReproducibilityHook(Hook):
             configs = [configs]
         if not isinstance(runner.optim_wrapper, OptimWrapper) or not all(
                 isinstance(c, dict) and 'type' in c for c in configs):
-            raise RuntimeError(
+            raise UsageError(
                 'the learning rate schedule cannot follow a change of layout '
                 'with several optimizers; resume with the layout the '
                 'checkpoint was written with')
@@ -301,22 +328,34 @@ class ReproducibilityHook(Hook):
         if not isinstance(data_batch, dict):
             return
         self._count += len(data_batch['inputs'])
-        names = [
-            name for sample in data_batch.get('data_samples') or []
-            for name in sample.metainfo.get('skipped_images', [])
-        ]
-        if not names:
-            return
-        self.skipped += names
-        print_log(f'rank {get_rank()} skipped unreadable images: {names}',
-                  logger='current', level=logging.WARNING)
         limit = getattr(runner.train_dataloader.sampler, 'skip_unreadable',
                         0)
+        if not limit:  # the pipeline stops at the first unreadable file
+            return
+        new = {
+            name for sample in data_batch.get('data_samples') or []
+            for name in sample.metainfo.get('skipped_images', [])
+        } - self.skipped
+        if get_world_size() > 1:
+            count = torch.tensor(len(new))
+            all_reduce(count)
+            if not int(count):
+                return
+            new = set().union(*all_gather_object(sorted(new))) - self.skipped
+        if not new:
+            return
+        self.skipped |= new
+        print_log(
+            f'skipped unreadable image(s) {sorted(new)}: '
+            f'{len(self.skipped)} distinct so far, '
+            f'train_dataloader.sampler.skip_unreadable={limit}',
+            logger='current', level=logging.WARNING)
         if len(self.skipped) > limit:
-            raise RuntimeError(
-                f'rank {get_rank()} skipped {len(self.skipped)} unreadable '
-                f'images, more than skip_unreadable={limit}: '
-                f'{self.skipped}')
+            raise UsageError(
+                f'{len(self.skipped)} distinct unreadable images, more than '
+                f'train_dataloader.sampler.skip_unreadable={limit}: '
+                f'{sorted(self.skipped)}. Remove or replace them (or raise '
+                'the limit)')
 
     def after_train_epoch(self, runner) -> None:
         self._log_total()
@@ -325,12 +364,9 @@ class ReproducibilityHook(Hook):
         self._log_total()
 
     def _log_total(self) -> None:
-        total = torch.tensor(len(self.skipped))
-        all_reduce(total)
-        if total:
-            print_log(f'{int(total)} unreadable images skipped so far on '
-                      'all ranks; this rank: '
-                      f'{self.skipped or "none"}', logger='current',
+        if self.skipped:  # each was named when first met
+            print_log(f'{len(self.skipped)} distinct unreadable images '
+                      'skipped so far', logger='current',
                       level=logging.WARNING)
 
 
@@ -351,3 +387,7 @@ def _configured_batch(meta: dict) -> Optional[int]:
         return int(cfg.train_dataloader.batch_size)
     except Exception:  # no config or an unreadable one: nothing to compare
         return None
+
+
+def _unwrap(model):
+    return model.module if is_model_wrapper(model) else model

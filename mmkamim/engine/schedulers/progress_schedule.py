@@ -21,6 +21,8 @@ from mmengine.optim.scheduler import (
 from mmengine.optim.scheduler.param_scheduler import INF
 from mmpretrain.registry import PARAM_SCHEDULERS
 
+from mmkamim.utils.errors import UsageError
+
 _SUPPORTED = (LinearParamScheduler, CosineAnnealingParamScheduler,
               ConstantParamScheduler)
 
@@ -53,7 +55,7 @@ class ProgressSchedule:
         for config in configs:
             cls = PARAM_SCHEDULERS.get(config['type'])
             if cls is None or not issubclass(cls, _SUPPORTED):
-                raise ValueError(
+                raise UsageError(
                     f"param_scheduler type {config['type']!r} has no closed "
                     'form in mmkamim (linear, cosine and constant ones do), '
                     'so it cannot follow a change of batch size or number '
@@ -70,7 +72,7 @@ class ProgressSchedule:
             entries.sort(key=lambda e: e['begin'])
             for before, after in zip(entries, entries[1:]):
                 if after['begin'] < before['end']:
-                    raise ValueError(
+                    raise UsageError(
                         f"param_scheduler entries {before['type']} and "
                         f"{after['type']} of {name!r} overlap; only "
                         'consecutive ones have a closed form here')

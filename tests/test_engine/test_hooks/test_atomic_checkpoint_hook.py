@@ -29,6 +29,7 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 
 import mmkamim.engine.hooks.atomic_checkpoint_hook as atomic
+from mmkamim.utils import UsageError
 from mmkamim.utils.checkpoint_files import latest_checkpoint
 
 SIX_ITERATIONS = """
@@ -157,7 +158,7 @@ def test_last_checkpoint_is_read_in_both_forms_and_names_a_lost_file(
     (work / 'last_checkpoint').write_text('iter_2.pth')
     assert latest_checkpoint(str(work)) == str(work / 'iter_2.pth')
     (work / 'last_checkpoint').write_text('iter_4.pth')
-    with pytest.raises(FileNotFoundError,
+    with pytest.raises(UsageError,
                        match=r'names iter_4.pth, which does not exist. '
                        r'Resume from one of the checkpoints the work dir '
                        r'holds \(iter_2.pth\)'):

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from mmkamim.engine.hooks import PreemptionHook
 from mmkamim.engine.hooks.preemption_hook import OutsideSignalsIgnored
+from mmkamim.utils import UsageError
 
 K = 6  # the stop comes after iteration 6: the 2nd of epoch 2
 
@@ -249,7 +250,7 @@ def test_needs_the_atomic_checkpoint_hook_and_real_signals(
     config = tiny_vit_config(
         tmp_path, image_folder, 'kamim_vit-base_8xb256_in1k.py',
         "default_hooks['checkpoint'] = dict(type='CheckpointHook')")
-    with pytest.raises(TypeError, match="default_hooks.checkpoint.type="
+    with pytest.raises(UsageError, match="default_hooks.checkpoint.type="
                        "'AtomicCheckpointHook'"):
         build_runner(Config.fromfile(config), tmp_path / 'work').train()
 

@@ -28,6 +28,8 @@ from conftest import (
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
+from mmkamim.utils import UsageError
+
 BASE_LR = 8e-4
 ETA_MIN = 1e-5
 
@@ -299,7 +301,7 @@ def test_an_older_checkpoint_resumes_on_its_own_layout_only(
     steps, runner = train(straight['config'], tmp_path / 'same', resume=True,
                           load_from=str(older))
     assert relative_difference(straight['params'], params(runner)) <= 1e-5
-    with pytest.raises(RuntimeError, match='written before mmkamim recorded '
+    with pytest.raises(UsageError, match='written before mmkamim recorded '
                        r'.* \(9 iterations per epoch then, 5 now\)'):
         train(straight['config'], tmp_path / 'eight', resume=True,
               load_from=str(older), **{'train_dataloader.batch_size': 8})
@@ -311,7 +313,7 @@ def test_mmengine_iteration_loop_refuses_another_layout(tmp_path, straight):
         RUN + ITERATION_BASED.replace('ResumableIterBasedTrainLoop',
                                       'IterBasedTrainLoop'))
     train(config, tmp_path / 'first', **{'train_cfg.max_iters': 3})
-    with pytest.raises(RuntimeError, match="train_cfg.type="
+    with pytest.raises(UsageError, match="train_cfg.type="
                        "'ResumableIterBasedTrainLoop'"):
         train(config, tmp_path / 'eight', resume=True,
               load_from=str(tmp_path / 'first' / 'iter_3.pth'),
@@ -322,5 +324,5 @@ def test_positions_survive_weights_only_loading(straight):
     meta = torch.load(straight['work'] / 'iter_3.pth',
                       weights_only=True)['meta']
     assert meta['sample_position'] == dict(
-        epoch=0, samples=12, world_size=1, batch_size=4,
+        epoch=0, samples=12, world_size=1, batch_size=4, dataset_size=36,
         progress_schedule=False)
