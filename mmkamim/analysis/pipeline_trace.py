@@ -18,7 +18,7 @@ from mmpretrain.registry import MODELS, TRANSFORMS
 
 from ..datasets.seeded_pipeline import sample_seed, seed_everything
 from ..datasets.transforms import KeypointDensity
-from ..models.utils.fast_keypoint_weights import dilate, fast_corners, to_gray
+from ..keypoints.fast_torch import dilate, fast_corners, to_gray
 
 
 def _viewable(img, bgr: bool) -> Optional[np.ndarray]:

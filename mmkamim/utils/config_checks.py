@@ -10,7 +10,7 @@ from typing import Iterator, List, Optional, Tuple
 
 from mmpretrain.datasets.transforms import SimMIMMaskGenerator
 
-from mmkamim.datasets.transforms import KeypointDensity
+from mmkamim.keypoints import KeypointSettings
 
 from .errors import UsageError
 
@@ -25,7 +25,7 @@ def _defaults(cls) -> dict:
 
 
 _MASK_DEFAULTS = _defaults(SimMIMMaskGenerator)
-_KEYPOINT_DEFAULTS = _defaults(KeypointDensity)
+_KEYPOINT_DEFAULTS = KeypointSettings().as_dict()
 
 
 def _pipelines(dataset: dict, path: str) -> Iterator[Tuple[str, list]]:

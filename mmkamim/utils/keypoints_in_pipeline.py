@@ -1,9 +1,7 @@
 """Move a config's keypoint weights from the device into the data pipeline."""
 from mmengine.config import Config
 
-# KAMIMDataPreprocessor's arguments that KeypointDensity takes too.
-KEYPOINT_ARGS = ('detector', 'detector_kwargs', 'rasterize', 'patch_size',
-                 'temperature', 'channel_order', 'gray')
+from mmkamim.keypoints import KeypointSettings
 
 
 def keypoints_in_pipeline(cfg: Config) -> Config:
@@ -38,7 +36,7 @@ def keypoints_in_pipeline(cfg: Config) -> Config:
     if not types or types[-1] != 'PackInputs':
         raise ValueError(
             f'the train pipeline must end with PackInputs, got {types}')
-    keypoints = {k: preprocessor.pop(k) for k in KEYPOINT_ARGS
+    keypoints = {k: preprocessor.pop(k) for k in KeypointSettings.names()
                  if k in preprocessor}
     preprocessor.pop('compile', None)
     preprocessor.type = 'SelfSupDataPreprocessor'

@@ -125,7 +125,7 @@ def test_cfg_options_change_kamim_hyperparameters():
         cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
         cfg.merge_from_dict(options)
         pre = MODELS.build(cfg.model.data_preprocessor)
-        assert (pre.keypoint_args['temperature'], pre.patch_size,
+        assert (pre.settings.temperature, pre.patch_size,
                 pre.threshold) == (0.1, 16, 20)
         # The same settings drive the CPU transform.
         keypoints_in_pipeline(cfg)

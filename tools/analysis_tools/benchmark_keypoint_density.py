@@ -99,7 +99,7 @@ def main() -> None:
     rows = []
     for name in args.detectors:
         transform = KeypointDensity(detector=name)
-        detector = transform._build_detector()
+        detector = transform.settings.build_detector()
         bare = time_per_image(partial(detector.detect, mask=None), crops,
                               args.repeats)
         ours = time_per_image(lambda img, t=transform: t.transform(

@@ -331,7 +331,7 @@ def main() -> None:
                 ['method', 'ms / step', 'vs SimMIM'] +
                 (['peak memory (MB)'] if cuda else [])))
             pre = timers['KAMIM (device)'].model.data_preprocessor
-            how = 'compiled' if pre._compiled and pre.compile else 'eager'
+            how = 'compiled' if pre.compiled else 'eager'
             print(f'KAMIMDataPreprocessor.keypoint_weights alone: '
                   f'{alone:.2f} ms per batch of {batch} ({how})')
     if args.out:

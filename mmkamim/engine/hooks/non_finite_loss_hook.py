@@ -115,8 +115,8 @@ class NonFiniteLossHook(Hook):
         lrs = runner.optim_wrapper.get_lr().get('lr', [])
         causes = [f'a learning rate too high for this model (lr={lrs[0]:.3g}'
                   ' now)' if lrs else 'a learning rate too high']
-        temperature = getattr(model.data_preprocessor, 'keypoint_args',
-                              {}).get('temperature')
+        settings = getattr(model.data_preprocessor, 'settings', None)
+        temperature = getattr(settings, 'temperature', None)
         if temperature is not None:
             causes.append(
                 f'the keypoint temperature T={temperature}: weights reach '

@@ -1,6 +1,6 @@
 """KAMIM's keypoint weights computed on the training device."""
 import logging
-from typing import Optional, Union
+from typing import Union
 
 import cv2
 import torch
@@ -8,17 +8,16 @@ from mmengine.logging import print_log
 from mmpretrain.models.utils import SelfSupDataPreprocessor
 from mmpretrain.registry import MODELS
 
-from mmkamim.datasets.transforms import KeypointDensity
-from mmkamim.datasets.transforms.keypoint_map import integer_ring_kernel
-
-from .fast_keypoint_weights import (
-    cell_counts,
+from mmkamim.keypoints import KeypointSettings
+from mmkamim.keypoints.fast_torch import (
+    batch_cell_counts,
     dilate,
     fast_corners,
     gray_channel_weights,
     ring_offsets,
     to_gray,
 )
+from mmkamim.keypoints.raster import integer_ring_kernel
 
 # cv2.FastFeatureDetector_create's arguments the device path implements.
 _FAST_KWARGS = {'threshold', 'nonmaxSuppression', 'type'}
@@ -40,82 +39,61 @@ class KAMIMDataPreprocessor(SelfSupDataPreprocessor):
     Before normalising, it computes from the batch's uint8 images, on their
     device and for the whole batch at once, exactly the float32 weights
     ``KeypointDensity(detector='fast', ...)`` gives each image (see
-    :mod:`mmkamim.models.utils.fast_keypoint_weights`), and sets them as
+    :mod:`mmkamim.keypoints.fast_torch`), and sets them as
     ``kp_weight`` (H / patch_size, W / patch_size) on every data sample. The
     data pipeline then stays SimMIM's. All arithmetic is integer (autocast
     is switched off here, since mmengine runs the data preprocessor inside
     the optimiser's autocast context) and nothing waits for the device.
 
-    It takes ``KeypointDensity``'s arguments, with the same meaning and
+    It takes the keypoint settings ``KeypointDensity`` takes
+    (:class:`~mmkamim.keypoints.KeypointSettings`), with the same meaning and
     defaults, so that a config's keypoint settings can move between the two
     (``tools/train.py --keypoints-in-pipeline``). ORB, SIFT and the
-    ``'point'`` raster are not implemented here and raise.
+    ``'point'`` raster are not implemented here and raise; of FAST's
+    arguments (``detector_kwargs``) it takes ``threshold`` (integer in
+    [0, 255], default 10), ``nonmaxSuppression`` (default True) and ``type``
+    (only ``cv2.FAST_FEATURE_DETECTOR_TYPE_9_16``).
 
     Args:
-        detector (str): Must be ``'fast'``. Defaults to ``'fast'``.
-        detector_kwargs (dict, optional): ``cv2.FastFeatureDetector_create``
-            arguments: ``threshold`` (integer in [0, 255], default 10),
-            ``nonmaxSuppression`` (default True), ``type`` (only
-            ``cv2.FAST_FEATURE_DETECTOR_TYPE_9_16``).
-        rasterize (str): Must be ``'circle'``, ``drawKeypoints``' ring.
-        patch_size (int): Side w_ps of the density cells. Defaults to 8.
-        temperature (float): Temperature T. Defaults to 0.25.
-        channel_order (str): Channel order of the uint8 batch, ``'bgr'`` as
-            mmcv loads images, or ``'rgb'``. Defaults to ``'bgr'``.
-        gray (str): ``'released'`` or ``'luma'``, as for
-            ``KeypointDensity``. Defaults to ``'released'``.
         compile (bool | str): Fuse the computation with ``torch.compile``:
             True, False, or ``'auto'`` (on CUDA only). Defaults to
             ``'auto'``.
-        **kwargs: ``SelfSupDataPreprocessor``'s arguments (``mean``,
-            ``std``, ``to_rgb``, ...).
+        **kwargs: The keypoint settings, and ``SelfSupDataPreprocessor``'s
+            arguments (``mean``, ``std``, ``to_rgb``, ...).
     """
 
-    def __init__(self,
-                 detector: str = 'fast',
-                 detector_kwargs: Optional[dict] = None,
-                 rasterize: str = 'circle',
-                 patch_size: int = 8,
-                 temperature: float = 0.25,
-                 channel_order: str = 'bgr',
-                 gray: str = 'released',
-                 compile: Union[bool, str] = 'auto',
-                 **kwargs) -> None:
+    def __init__(self, compile: Union[bool, str] = 'auto', **kwargs) -> None:
+        names = KeypointSettings.names()
+        settings = KeypointSettings.from_config(
+            'KAMIMDataPreprocessor',
+            **{k: kwargs.pop(k) for k in names if k in kwargs})
         super().__init__(**kwargs)
-        # Validates every argument as the CPU transform does.
-        transform = KeypointDensity(detector, detector_kwargs, rasterize,
-                                    patch_size, temperature, channel_order,
-                                    gray)
-        if detector != 'fast':
-            raise _device_path_error(f'detector={detector!r}')
-        if rasterize != 'circle':
-            raise _device_path_error(f'rasterize={rasterize!r}')
-        unknown = set(transform.detector_kwargs) - _FAST_KWARGS
+        if settings.detector != 'fast':
+            raise _device_path_error(f'detector={settings.detector!r}')
+        if settings.rasterize != 'circle':
+            raise _device_path_error(f'rasterize={settings.rasterize!r}')
+        unknown = set(settings.detector_kwargs) - _FAST_KWARGS
         if unknown:
             raise ValueError(f'detector_kwargs {sorted(unknown)} are not '
                              f'FAST arguments; use {sorted(_FAST_KWARGS)}')
-        fast = transform._detector
+        fast = settings.build_detector()
         if fast.getType() != cv2.FAST_FEATURE_DETECTOR_TYPE_9_16:
             raise _device_path_error(f'FAST type {fast.getType()}')
         if compile not in (True, False, 'auto'):
             raise ValueError(
                 f"compile must be True, False or 'auto', got {compile!r}")
-        self.keypoint_args = dict(
-            detector=detector, detector_kwargs=transform.detector_kwargs,
-            rasterize=rasterize, patch_size=patch_size,
-            temperature=temperature, channel_order=channel_order, gray=gray)
+        self.settings = settings
         self.threshold = fast.getThreshold()
         self.nonmax_suppression = bool(fast.getNonmaxSuppression())
-        self.patch_size = patch_size
-        self.gray_weights = gray_channel_weights(channel_order, gray)
+        self.patch_size = settings.patch_size
+        self.gray_weights = gray_channel_weights(settings.channel_order,
+                                                 settings.gray)
         self.ring = ring_offsets(integer_ring_kernel())
         # weight_table[m, k]: the weight of a cell with count k in an image
         # whose least count is m, the float32 division KeypointDensity does.
-        table = transform._exp_density
-        self.register_buffer(
-            'weight_table',
-            torch.from_numpy(table[None, :] / table[:, None]),
-            persistent=False)
+        self.register_buffer('weight_table',
+                             torch.from_numpy(settings.weight_table()),
+                             persistent=False)
         self.compile = compile
         self._compiled = None
 
@@ -157,6 +135,11 @@ class KAMIMDataPreprocessor(SelfSupDataPreprocessor):
                 self.compile = False
                 return self._weights(images, self.weight_table)
 
+    @property
+    def compiled(self) -> bool:
+        """Whether the weights have been computed by the compiled path."""
+        return self._compiled is not None and self.compile is not False
+
     def _use_compiled(self, device: torch.device) -> bool:
         return self.compile is True or (self.compile == 'auto'
                                         and device.type == 'cuda')
@@ -165,7 +148,8 @@ class KAMIMDataPreprocessor(SelfSupDataPreprocessor):
                  weight_table: torch.Tensor) -> torch.Tensor:
         gray = to_gray(images, self.gray_weights)
         corners = fast_corners(gray, self.threshold, self.nonmax_suppression)
-        counts = cell_counts(dilate(corners, self.ring), self.patch_size)
+        counts = batch_cell_counts(dilate(corners, self.ring),
+                                   self.patch_size)
         least = counts.amin((1, 2), keepdim=True)
         return weight_table[least.long(), counts.long()]
 

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from mmkamim.datasets.transforms import KeypointDensity
-from mmkamim.datasets.transforms.keypoint_density import cell_counts
 
 DETECTORS = {
     'fast': cv2.FastFeatureDetector_create,
@@ -139,17 +138,6 @@ def test_detector_kwargs_reach_opencv(photo_crops):
     assert few_pixels < KeypointDensity(detector='orb').keypoint_map(img).sum()
     with pytest.raises(Exception, match='no_such_option'):
         KeypointDensity(detector_kwargs=dict(no_such_option=1))
-
-
-def test_cell_counts_fast_path_matches_summed_area_table():
-    rng = np.random.default_rng(0)
-    keypoint_map = (rng.random((48, 72)) < 0.4).astype(np.uint8)
-    keypoint_map[:8, :8] = 1  # a full cell: 64, the largest count
-    expected = keypoint_map.reshape(6, 8, 9, 8).sum((1, 3))
-    np.testing.assert_array_equal(cell_counts(keypoint_map, 8), expected)
-    np.testing.assert_array_equal(
-        cell_counts(keypoint_map, 24),
-        keypoint_map.reshape(2, 24, 3, 24).sum((1, 3)))
 
 
 def test_picklable_for_spawned_workers(photo_crops):

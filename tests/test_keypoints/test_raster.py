@@ -2,9 +2,10 @@ import cv2
 import numpy as np
 import pytest
 
-from mmkamim.datasets.transforms.keypoint_map import (
+from mmkamim.keypoints.raster import (
     _INTEGER_SAFE_MARGIN,
     _ring_stamps,
+    cell_counts,
     circle_keypoint_map,
     point_keypoint_map,
 )
@@ -126,3 +127,14 @@ def test_point_map_marks_the_keypoint_pixels():
     for x, y in ((3, 4), (10, 3), (15, 7)):
         expected[y, x] = 1
     np.testing.assert_array_equal(keypoint_map, expected)
+
+
+def test_cell_counts_fast_path_matches_summed_area_table():
+    rng = np.random.default_rng(0)
+    keypoint_map = (rng.random((48, 72)) < 0.4).astype(np.uint8)
+    keypoint_map[:8, :8] = 1  # a full cell: 64, the largest count
+    expected = keypoint_map.reshape(6, 8, 9, 8).sum((1, 3))
+    np.testing.assert_array_equal(cell_counts(keypoint_map, 8), expected)
+    np.testing.assert_array_equal(
+        cell_counts(keypoint_map, 24),
+        keypoint_map.reshape(2, 24, 3, 24).sum((1, 3)))

@@ -1,4 +1,4 @@
-"""KAMIM's FAST keypoint weights for a whole batch, in torch, exactly.
+"""FAST, rings and cell counts for a whole batch, in torch, exactly.
 
 ``KeypointDensity`` computes the weights per image on the CPU, where FAST
 alone costs more than the rest of a SimMIM pipeline. These functions compute
@@ -20,7 +20,8 @@ nor a nondeterministic kernel can change a result):
   exactly when some arc's min d exceeds t, an all-brighter one when some
   arc's max d is below -t, so the arc test reads off the same two extremes;
 * the ``drawKeypoints`` ring at FAST's integer centres: one dilation by the
-  ring stamp (``keypoint_map``), then integer cell counts and the weights
+  ring stamp (:func:`~mmkamim.keypoints.raster.integer_ring_kernel`),
+  then integer cell counts and the weights
   through a float32 table of every (count, image-minimum count) pair.
 """
 from typing import Tuple
@@ -164,7 +165,8 @@ def dilate(mask: torch.Tensor,
     return out
 
 
-def cell_counts(keypoint_map: torch.Tensor, patch_size: int) -> torch.Tensor:
+def batch_cell_counts(keypoint_map: torch.Tensor,
+                      patch_size: int) -> torch.Tensor:
     """int32 (B, H / p, W / p) counts of marked pixels per p x p cell."""
     batch, height, width = keypoint_map.shape
     cells = keypoint_map.reshape(batch, height // patch_size, patch_size,

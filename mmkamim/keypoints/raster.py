@@ -19,6 +19,10 @@ output pixel for pixel without calling it:
 Blending a 255-valued ring never lowers a pixel, so the non-zero set of
 many rings drawn one over another is the union of their individual non-zero
 sets, which is what the dilation and the scatter compute.
+
+:func:`cell_counts` then counts the marked pixels of each w_ps x w_ps cell,
+which index the exp(density / T) table of
+:class:`~mmkamim.keypoints.KeypointSettings`.
 """
 from functools import lru_cache
 from typing import Tuple
@@ -26,6 +30,9 @@ from typing import Tuple
 import cv2
 import numpy as np
 
+# Adds the eight bytes of a uint64 into its top byte.
+_BYTE_SUM = np.uint64(0x0101010101010101)
+_TOP_BYTE = np.uint64(56)
 # drawKeypoints draws centres in fixed point with 4 fractional bits.
 _SHIFT = 4
 _ONE = 1 << _SHIFT
@@ -34,7 +41,7 @@ _FRAC_MASK = _ONE - 1
 _RADIUS = 3 * _ONE
 # An integer-centred ring is rasterised as the stamp shows only when its
 # centre lies at least this far (px) from every edge; checked exhaustively in
-# tests/test_datasets/test_transforms/test_keypoint_map.py.
+# tests/test_keypoints/test_raster.py.
 _INTEGER_SAFE_MARGIN = 3
 
 
@@ -162,3 +169,26 @@ def point_keypoint_map(points: np.ndarray, height: int,
     rows = np.clip(np.rint(points[:, 1]).astype(np.intp), 0, height - 1)
     keypoint_map[rows, cols] = 1
     return keypoint_map
+
+
+def cell_counts(keypoint_map: np.ndarray, patch_size: int) -> np.ndarray:
+    """Number of marked pixels in each ``patch_size`` x ``patch_size`` cell.
+
+    Args:
+        keypoint_map (np.ndarray): C-contiguous (H, W) uint8 map of 0 and 1,
+            H and W multiples of ``patch_size``.
+        patch_size (int): Cell side in pixels.
+
+    Returns:
+        np.ndarray: (H / patch_size, W / patch_size) integer counts.
+    """
+    height, width = keypoint_map.shape
+    if patch_size == 8:
+        # The default cell, on the hot path: read each 8-pixel run of a row
+        # as one uint64, sum the 8 rows of a cell (every byte stays <= 8),
+        # then add the 8 bytes of the sum (<= 64, so no byte overflows).
+        runs = keypoint_map.view(np.uint64).reshape(height // 8, 8,
+                                                    width // 8).sum(axis=1)
+        return (runs * _BYTE_SUM) >> _TOP_BYTE
+    corners = cv2.integral(keypoint_map)[::patch_size, ::patch_size]
+    return np.diff(np.diff(corners, axis=0), axis=1)
