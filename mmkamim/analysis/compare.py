@@ -1,151 +1,21 @@
 """Pre-train several MIM configs and linear-probe each on the same footing.
 
-Every stage runs as its own ``tools/train.py`` process (``tools/dist_train.sh``
-with ``nproc > 1``), so runs share no state, and the results are read back
-from mmengine's logs (``<work_dir>/<timestamp>/vis_data/scalars.json``).
+Each stage runs in its own process (:mod:`.stages`); the results are read
+back from mmengine's logs (:mod:`.logs`), summarised over seeds
+(:mod:`.summary`) and reported (:mod:`.report`).
 """
-import glob
 import json
 import os
 import os.path as osp
 import re
-import statistics
-import subprocess
-import sys
-import time
 from typing import Callable, Dict, List, Optional, Sequence
 
-from ..utils import project_dir
 from ..utils.checkpoint_files import latest_checkpoint
-
-_PROGRESS = re.compile(r'(Epoch|Iter)\((train|val)\)')
-
-
-def _options(options: Dict) -> List[str]:
-    """``--cfg-options`` arguments for a dict of overrides."""
-    if not options:
-        return []
-    return ['--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
-
-
-def run_stage(config: str,
-              work_dir: str,
-              options: Optional[Dict] = None,
-              nproc: int = 1,
-              log: Callable[[str], None] = print,
-              every: float = 10.0,
-              resume: bool = False) -> float:
-    """Train one config in a child process; return its wall time (s).
-
-    The child's output goes to ``<work_dir>.log``; a progress line is
-    echoed at most every ``every`` seconds, and validation lines always.
-
-    Args:
-        config (str): Config file.
-        work_dir (str): The run's work dir.
-        options (dict, optional): ``--cfg-options`` overrides.
-        nproc (int): Processes (GPUs, or CPU processes over gloo).
-        log (callable): Progress printer.
-        every (float): Seconds between echoed progress lines.
-        resume (bool): Resume from the work dir's last checkpoint.
-
-    Returns:
-        float: Wall time in seconds.
-    """
-    if nproc > 1:
-        tools = project_dir('tools')
-        command = ['bash', osp.join(tools, 'dist_train.sh'), config,
-                   str(nproc)]
-    else:
-        command = [sys.executable, osp.join(project_dir('tools'), 'train.py'),
-                   config]
-    command += ['--work-dir', work_dir] + (['--resume'] if resume else [])
-    command += _options(options or {})
-    os.makedirs(osp.dirname(work_dir) or '.', exist_ok=True)
-    env = dict(os.environ, PYTHON=sys.executable)
-    start = last = time.perf_counter()
-    tail: List[str] = []
-    with open(work_dir + '.log', 'a' if resume else 'w') as log_file:
-        child = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, env=env)
-        for line in child.stdout:
-            log_file.write(line)
-            tail = (tail + [line.rstrip()])[-40:]
-            if _PROGRESS.search(line):
-                now = time.perf_counter()
-                if '(val)' in line or now - last >= every:
-                    log('    ' + line.split(' - ')[-1].strip()[:150])
-                    last = now
-        status = child.wait()
-    if status != 0:
-        raise RuntimeError(
-            f'{" ".join(command)} failed with exit status {status}; last '
-            'lines of its output:\n' + '\n'.join(tail))
-    return time.perf_counter() - start
-
-
-def read_scalars(work_dir: str) -> List[dict]:
-    """The scalar records a stage logged, one dict per logged step.
-
-    A resumed stage has one log per start: they are read oldest first, and
-    a step logged again after a resume replaces the earlier record.
-    """
-    logs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                     'scalars.json')))
-    if not logs:
-        raise FileNotFoundError(f'no vis_data/scalars.json under {work_dir}')
-    records: Dict = {}
-    for path in logs:
-        with open(path) as f:
-            for line in f:
-                if line.strip():
-                    record = json.loads(line)
-                    key = (record.get('step'), 'loss' in record,
-                           'accuracy/top1' in record)
-                    records.pop(key, None)
-                    records[key] = record
-    return list(records.values())
-
-
-_DONE = 'stage_done.json'
-
-
-def run_stage_once(config: str,
-                   work_dir: str,
-                   options: Dict,
-                   nproc: int = 1,
-                   log: Callable[[str], None] = print) -> float:
-    """Run a stage unless it already finished with the same settings.
-
-    A finished stage leaves ``<work_dir>/stage_done.json`` (its config,
-    options and wall time); rerunning the comparison skips it. A stage that
-    was interrupted (checkpoints but no record) resumes from its last
-    checkpoint. A finished stage with other settings is an error, so a
-    work dir never mixes two experiments.
-
-    Returns:
-        float: The stage's wall time in seconds (when it ran, if skipped).
-    """
-    record = osp.join(work_dir, _DONE)
-    settings = dict(config=osp.abspath(config),
-                    options={k: str(v) for k, v in options.items()})
-    if osp.isfile(record):
-        with open(record) as f:
-            done = json.load(f)
-        if done['settings'] != settings:
-            raise ValueError(
-                f'{work_dir} holds a finished stage with other settings '
-                f'({done["settings"]}); use another --work-dir or remove it')
-        log(f'    finished before ({done["seconds"]:.0f} s): skipped')
-        return done['seconds']
-    resume = latest_checkpoint(work_dir) is not None
-    if resume:
-        log('    interrupted before: resuming from its last checkpoint')
-    seconds = run_stage(config, work_dir, options, nproc, log, resume=resume)
-    with open(record, 'w') as f:
-        json.dump(dict(settings=settings, seconds=seconds), f, indent=2)
-    return seconds
+from ..utils.errors import UsageError
+from .logs import read_scalars
+from .report import markdown_table
+from .stages import run_stage_once
+from .summary import summarise
 
 
 def pretrain_and_probe(name: str,
@@ -189,7 +59,8 @@ def pretrain_and_probe(name: str,
         raise ValueError(f'{name}: give a pre-training config or a '
                          'checkpoint, not both or neither')
     seeded = {'randomness.seed': seed}
-    loss, loss_epoch, final_loss, pretrain_seconds = [], [], float('nan'), 0.0
+    loss, loss_epoch = [], []
+    final_loss = pretrain_seconds = float('nan')
     if checkpoint is None:
         pretrain_dir = osp.join(work_dir, 'pretrain')
         log(f'[{name}] pre-training {osp.basename(pretrain_config)} '
@@ -234,54 +105,9 @@ def pretrain_and_probe(name: str,
         pretrain_seconds=pretrain_seconds,
         probe_seconds=probe_seconds,
         checkpoint=checkpoint)
-    log(f'[{name}] probe top-1 {result["top1"]:.2f} %; pre-training '
-        f'{pretrain_seconds:.0f} s, probe {probe_seconds:.0f} s')
+    log(f'[{name}] probe top-1 {result["top1"]:.2f} %; probe '
+        f'{probe_seconds:.0f} s')
     return result
-
-
-_SUMMARISED = ('final_loss', 'top1', 'top5', 'pretrain_seconds',
-               'probe_seconds')
-
-
-def summarise(name: str, per_seed: Sequence[dict]) -> dict:
-    """One run over several seeds: the first seed's curve, and the mean
-    and (sample) standard deviation of every figure."""
-    summary = dict(per_seed[0], name=name, seeds=[r['seed'] for r in per_seed],
-                   per_seed=list(per_seed))
-    for key in _SUMMARISED:
-        values = [r[key] for r in per_seed]
-        summary[key] = statistics.fmean(values)
-        summary[f'{key}_std'] = (statistics.stdev(values)
-                                 if len(values) > 1 else 0.0)
-    return summary
-
-
-def _cell(result: dict, key: str, digits: int) -> str:
-    value = result[key]
-    if value != value:  # NaN: no pre-training
-        return '-'
-    if len(result.get('seeds', [0])) > 1:
-        return f'{value:.{digits}f} ± {result[key + "_std"]:.{digits}f}'
-    return f'{value:.{digits}f}'
-
-
-def markdown_table(results: Sequence[dict]) -> str:
-    """One row per run: final pre-training loss, probe accuracy, times
-    (mean ± standard deviation over the seeds when there are several)."""
-    seeds = max(len(r.get('seeds', [0])) for r in results)
-    note = f' (mean ± sd over {seeds} seeds)' if seeds > 1 else ''
-    lines = [
-        f'| method{note} | pre-training loss (last epoch) | probe top-1 (%) '
-        '| probe top-5 (%) | pre-training time (s) | probe time (s) |',
-        '|---|---:|---:|---:|---:|---:|',
-    ]
-    for r in results:
-        lines.append(
-            f'| {r["name"]} | {_cell(r, "final_loss", 4)} '
-            f'| {_cell(r, "top1", 2)} | {_cell(r, "top5", 2)} '
-            f'| {_cell(r, "pretrain_seconds", 0)} '
-            f'| {_cell(r, "probe_seconds", 0)} |')
-    return '\n'.join(lines)
 
 
 def sweep_runs(runs: Sequence[dict], key: str,
@@ -294,6 +120,34 @@ def sweep_runs(runs: Sequence[dict], key: str,
              options={**run.get('options', {}), key: value})
         for run in runs for value in values
     ]
+
+
+def check_same_settings(work_dir: str, settings: dict) -> None:
+    """Refuse to run other settings in a work dir that holds results.
+
+    Rerunning the same comparison skips or resumes its finished stages; a
+    different one would overwrite ``results.json`` and mix stages.
+
+    Raises:
+        UsageError: Naming the settings that differ.
+    """
+    path = osp.join(work_dir, 'results.json')
+    if not osp.isfile(path):
+        return
+    with open(path) as f:
+        before = json.load(f).get('settings')
+    now = json.loads(json.dumps(settings))  # as JSON stores it
+    if before is None:
+        raise UsageError(f'{path} was written by an older version; use '
+                         'another --work-dir')
+    differ = sorted(k for k in set(before) | set(now)
+                    if before.get(k) != now.get(k))
+    if differ:
+        raise UsageError(
+            f'{work_dir} holds a comparison with other settings: '
+            + '; '.join(f'{k}: {before.get(k)!r} there, {now.get(k)!r} now'
+                        for k in differ)
+            + '. Use another --work-dir, or remove it')
 
 
 def compare(runs: Sequence[Dict],
@@ -348,6 +202,10 @@ def compare(runs: Sequence[Dict],
         raise ValueError(f'run names must not hold blanks or commas: {bad}')
     if not seeds:
         raise ValueError('give at least one seed')
+    settings = dict(seeds=list(seeds), probe_config=probe_config,
+                    pretrain_options=pretrain_options or {},
+                    probe_options=probe_options or {}, runs=list(runs))
+    check_same_settings(work_dir, settings)
     os.makedirs(work_dir, exist_ok=True)
     results = []
     for i, run in enumerate(runs, 1):
@@ -367,15 +225,7 @@ def compare(runs: Sequence[Dict],
         ]
         results.append(summarise(run['name'], per_seed))
     with open(osp.join(work_dir, 'results.json'), 'w') as f:
-        json.dump(
-            dict(
-                seeds=list(seeds),
-                probe_config=probe_config,
-                pretrain_options=pretrain_options or {},
-                probe_options=probe_options or {},
-                runs=results),
-            f,
-            indent=2)
+        json.dump(dict(settings=settings, runs=results), f, indent=2)
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
         f.write(markdown_table(results) + '\n')
     draw_comparison(

@@ -27,7 +27,7 @@ def test_compare_tool_writes_one_table_and_one_figure(tmp_path,
         capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads((work_dir / 'results.json').read_text())
-    assert results['seeds'] == [3]
+    assert results['settings']['seeds'] == [3]
     assert [r['name'] for r in results['runs']] == ['SimMIM', 'PixMIM']
     table = (work_dir / 'results.md').read_text().splitlines()
     assert len(table) == 4 and table[2].startswith('| SimMIM |')
@@ -82,16 +82,30 @@ def test_overrides_sweep_seeds_skip_and_probe_only(tmp_path, photo_dataset):
     assert again.stdout.count('finished before') == 16
     assert json.loads((work_dir / 'results.json').read_text()) == results
 
-    # Probe-only: an existing checkpoint, e.g. a converted released one.
+    # Other settings in the same work dir: refused, naming what differs.
+    other = subprocess.run(
+        [a if a != '0.05,0.1' else '0.05,0.2' for a in sweep],
+        capture_output=True, text=True, timeout=900)
+    assert other.returncode != 0
+    assert f'{work_dir} holds a comparison with other settings: runs:' in \
+        other.stderr
+    assert json.loads((work_dir / 'results.json').read_text()) == results
+
+    # Probe-only, over two seeds: an existing checkpoint, e.g. a converted
+    # released one. Its pre-training loss and time do not exist: "-".
     checkpoint = results['runs'][0]['per_seed'][0]['checkpoint']
     probe_only = subprocess.run(
         tool[:-1] + [str(tmp_path / 'probe_only'), '--checkpoints',
-                     f'Released={checkpoint}'],
+                     f'Released={checkpoint}', '--seeds', '0', '1'],
         capture_output=True, text=True, timeout=900)
     assert probe_only.returncode == 0, probe_only.stderr[-3000:]
     (row, ) = json.loads(
         (tmp_path / 'probe_only' / 'results.json').read_text())['runs']
     assert row['name'] == 'Released' and row['loss'] == []
-    assert 0 <= row['top1'] <= 100
-    assert '| Released | - |' in (tmp_path / 'probe_only' /
-                                  'results.md').read_text()
+    assert row['seeds'] == [0, 1] and 0 <= row['top1'] <= 100
+    (line, ) = [line for line in (tmp_path / 'probe_only' /
+                                  'results.md').read_text().splitlines()
+                if line.startswith('| Released |')]
+    cells = [cell.strip() for cell in line.strip('|').split('|')]
+    assert cells[1] == '-' and cells[4] == '-'  # loss, pre-training time
+    assert ' ± ' in cells[2]  # probe top-1 over the two seeds

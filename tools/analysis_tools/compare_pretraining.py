@@ -36,6 +36,7 @@ import argparse
 import os.path as osp
 from typing import Dict, List
 
+import matplotlib
 from mmengine.config import DictAction
 
 from mmkamim.analysis import (
@@ -44,6 +45,7 @@ from mmkamim.analysis import (
     markdown_table,
     sweep_runs,
 )
+from mmkamim.utils import refused_without_traceback
 
 
 def parse_named(items: List[str], what: str) -> List[Dict[str, str]]:
@@ -71,6 +73,8 @@ def parse_value(text: str):
 
 
 def main() -> None:
+    # Figures are written to files; no display is needed.
+    matplotlib.use('Agg')
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         '--runs',
@@ -136,16 +140,17 @@ def main() -> None:
         runs = sweep_runs(runs,
                           key, [parse_value(v) for v in values.split(',')])
     runs += parse_named(args.checkpoints, 'checkpoint')
-    results = compare(
-        runs,
-        args.probe_config,
-        args.work_dir,
-        pretrain_options=dict(args.cfg_options),
-        probe_options=dict(args.probe_cfg_options),
-        seeds=args.seeds,
-        nproc=args.nproc,
-        examples=keypoint_examples(args.examples),
-        log=lambda line: print(line, flush=True))
+    with refused_without_traceback():
+        results = compare(
+            runs,
+            args.probe_config,
+            args.work_dir,
+            pretrain_options=dict(args.cfg_options),
+            probe_options=dict(args.probe_cfg_options),
+            seeds=args.seeds,
+            nproc=args.nproc,
+            examples=keypoint_examples(args.examples),
+            log=lambda line: print(line, flush=True))
     print(markdown_table(results))
 
 
