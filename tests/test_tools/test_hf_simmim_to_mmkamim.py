@@ -7,6 +7,7 @@ our pre-training models, probes and fine-tuning backbones on the same
 images and masks.
 """
 import os.path as osp
+import re
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -225,7 +226,7 @@ def test_unknown_key_stops_the_converter_with_its_name(hf_vit):
     state = dict(hf_vit.state_dict())
     state['vit.encoder.layer.0.attention.attention.extra.weight'] = \
         torch.zeros(1)
-    with pytest.raises(KeyError, match='attention.extra.weight'):
+    with pytest.raises(ValueError, match='attention.extra.weight'):
         module.convert(state)
     # The pooler is on the commented drop list.
     state.pop('vit.encoder.layer.0.attention.attention.extra.weight')
@@ -259,3 +260,55 @@ def test_a_nonstandard_relative_position_index_stops_the_converter(hf_swin):
     state[key] = state[key].flip(0)
     with pytest.raises(ValueError, match='layers.1.blocks.0'):
         module.convert(state)
+
+
+@pytest.mark.parametrize('family', ['vit', 'swin'])
+def test_every_missing_key_stops_the_conversion_naming_it(hf_vit, hf_swin,
+                                                          family):
+    """Each key deleted in turn: the conversion stops naming it, unless the
+    released files may lack it by design (the converter's OPTIONAL_KEYS)."""
+    module = converter_module()
+    full = (hf_vit if family == 'vit' else hf_swin).state_dict()
+    optional = 0
+    for key in full:
+        state = {k: v for k, v in full.items() if k != key}
+        if any(re.fullmatch(p, key) for p in module.OPTIONAL_KEYS):
+            module.convert(state)  # rebuilt
+            optional += 1
+            continue
+        with pytest.raises(module.ConversionError,
+                           match=re.escape(repr(key))):
+            module.convert(state)
+    assert optional == (0 if family == 'vit' else 12)
+
+
+def test_files_that_are_not_checkpoints_get_one_line(tmp_path, hf_vit):
+    text = tmp_path / 'notes.pth'
+    text.write_text('hello')
+    done = subprocess.run([sys.executable, TOOL, str(text),
+                           str(tmp_path / 'out.pth')],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and 'Traceback' not in done.stderr
+    assert done.stderr.strip() == (
+        f'error: {text} is not a PyTorch checkpoint (a file written by '
+        'torch.save)')
+    # A pickle that runs code when loaded.
+    code = tmp_path / 'code.pth'
+    torch.save({'state': print}, code)
+    done = subprocess.run([sys.executable, TOOL, str(code),
+                           str(tmp_path / 'out.pth')],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and 'Traceback' not in done.stderr
+    assert done.stderr.startswith(
+        f'error: {code} holds Python objects that run code when loaded')
+    # An incomplete file, as a user meets it.
+    state = dict(hf_vit.state_dict())
+    del state['decoder.0.weight']
+    torch.save(state, tmp_path / 'partial.pth')
+    done = subprocess.run([sys.executable, TOOL, str(tmp_path / 'partial.pth'),
+                           str(tmp_path / 'out.pth')],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and 'Traceback' not in done.stderr
+    assert "missing, so the file is not a complete released checkpoint: " \
+        "['decoder.0.weight']" in done.stderr
+    assert not (tmp_path / 'out.pth').exists()

@@ -24,7 +24,9 @@ Usage:
 """
 import argparse
 import os.path as osp
+import pickle
 import re
+import sys
 from collections import OrderedDict
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -49,13 +51,46 @@ SWIN_ARCHS = {
 # Hugging Face LayerNorm epsilon of each family; MMPretrain's ViT uses 1e-6.
 HF_LAYER_NORM_EPS = {'vit': 1e-12, 'swin': 1e-5}
 
-# Source keys that are dropped on purpose, each with the reason.
-DROP_KEYS = [
-    # ViTModel's pooler (dense + tanh on the class token) exists only when a
-    # checkpoint was saved from a ViTModel with add_pooling_layer=True; no
-    # SimMIM, probe or fine-tune path of the released code or ours reads it.
-    r'vit\.pooler\.dense\.(weight|bias)',
+# Keys a released file may lack, or hold, by design; everything else the
+# model has must be there, or the conversion stops naming what is missing.
+#   Dropped when present: ViTModel's pooler (dense + tanh on the class
+#   token) exists only when a checkpoint was saved from a ViTModel with
+#   add_pooling_layer=True; no SimMIM, probe or fine-tune path of the
+#   released code or ours reads it.
+DROP_KEYS = [r'vit\.pooler\.dense\.(weight|bias)']
+#   Rebuilt when absent: Swin's relative_position_index is a buffer, saved
+#   or not depending on the transformers version; where present it must be
+#   the standard index (checked), and ours is built from the window size.
+OPTIONAL_KEYS = [
+    r'swin\.encoder\.layers\.\d+\.blocks\.\d+\.attention\.self\.'
+    r'relative_position_index'
 ]
+
+
+class ConversionError(ValueError):
+    """A file the converter cannot turn into a complete checkpoint; the
+    tool prints the message alone."""
+
+
+class Source:
+    """The released state dict, read key by key: what is read is recorded,
+    and a key that is absent is noted instead of failing at once, so that
+    one error lists every missing key."""
+
+    def __init__(self, state: Dict[str, torch.Tensor]) -> None:
+        self.state = state
+        self.used: set = set()
+        self.missing: List[str] = []
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.state
+
+    def __getitem__(self, key: str) -> Optional[torch.Tensor]:
+        if key not in self.state:
+            self.missing.append(key)
+            return None
+        self.used.add(key)
+        return self.state[key]
 
 
 def load_hf_state_dict(path: str) -> Dict[str, torch.Tensor]:
@@ -69,16 +104,31 @@ def load_hf_state_dict(path: str) -> Dict[str, torch.Tensor]:
     Returns:
         dict[str, torch.Tensor]: The model's state dict.
     """
-    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    with open(path, 'rb') as f:
+        head = f.read(4)
+    # torch.save writes a zip archive (before torch 1.6, a bare pickle).
+    if head != b'PK\x03\x04' and head[:1] != b'\x80':
+        raise ConversionError(f'{path} is not a PyTorch checkpoint (a file '
+                              'written by torch.save)')
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise ConversionError(
+            f'{path} holds Python objects that run code when loaded; only '
+            'tensors are read. Re-save its state dict from an environment '
+            f'you trust ({str(error).splitlines()[0]})') from error
+    except Exception as error:
+        raise ConversionError(f'{path} cannot be read ({type(error).__name__}'
+                              f': {error}); it may be cut off') from error
     if not isinstance(checkpoint, dict):
-        raise TypeError(f'{path} holds a {type(checkpoint).__name__}, not a '
-                        'state dict')
+        raise ConversionError(f'{path} holds a {type(checkpoint).__name__}, '
+                              'not a state dict')
     if 'model_state_dict' in checkpoint:
         checkpoint = checkpoint['model_state_dict']
     not_tensors = [k for k, v in checkpoint.items()
                    if not isinstance(v, torch.Tensor)]
     if not_tensors:
-        raise ValueError(
+        raise ConversionError(
             f'{path} is neither a state dict nor a {{"model_state_dict": ...}}'
             f' wrapper: {not_tensors[:5]} are not tensors')
     return checkpoint
@@ -87,18 +137,27 @@ def load_hf_state_dict(path: str) -> Dict[str, torch.Tensor]:
 def detect_family(state: Dict[str, torch.Tensor]) -> str:
     """Return ``'vit'`` or ``'swin'`` from the source keys."""
     if any(k.startswith('vit.layers.') or '.q_proj.' in k for k in state):
-        raise ValueError(
+        raise ConversionError(
             'these are transformers 5 key names (e.g. vit.layers.0.attention'
             '.q_proj.weight); the released checkpoints use the 4.x names. '
             'Load the model in transformers 4.x and save its state_dict.')
-    if 'vit.embeddings.cls_token' in state:
-        return 'vit'
-    if 'swin.embeddings.patch_embeddings.projection.weight' in state:
-        return 'swin'
-    raise ValueError(
+    families = {key.split('.', 1)[0] for key in state} & {'vit', 'swin'}
+    if len(families) == 1:
+        return families.pop()
+    raise ConversionError(
         'not a ViTForMaskedImageModeling or SwinForMaskedImageModeling '
-        f'state dict: no vit.embeddings.cls_token or swin.embeddings key '
-        f'among {sorted(state)[:5]}...')
+        'state dict: its keys should start with vit. or swin., got '
+        f'{sorted(state)[:5]}...')
+
+
+def first_shape(state: Dict[str, torch.Tensor], pattern: str) -> tuple:
+    """The shape of the first key matching ``pattern`` (a missing key is
+    reported by the conversion, not by the architecture's detection)."""
+    for key in sorted(state):
+        if re.fullmatch(pattern, key):
+            return tuple(state[key].shape)
+    raise ConversionError(
+        f'cannot tell the architecture: no key matches {pattern}')
 
 
 def vit_arch(state: Dict[str, torch.Tensor]) -> Tuple[str, dict]:
@@ -106,53 +165,58 @@ def vit_arch(state: Dict[str, torch.Tensor]) -> Tuple[str, dict]:
     layers = {int(m.group(1)) for k in state
               if (m := re.match(r'vit\.encoder\.layer\.(\d+)\.', k))}
     found = dict(
-        embed_dims=state['vit.embeddings.cls_token'].shape[-1],
+        embed_dims=first_shape(
+            state, r'vit\.embeddings\.(cls_token|position_embeddings)')[-1],
         num_layers=len(layers),
-        ffn=state['vit.encoder.layer.0.intermediate.dense.weight'].shape[0])
+        ffn=first_shape(
+            state, r'vit\.encoder\.layer\.\d+\.intermediate\.dense\.'
+            r'(weight|bias)')[0])
     for name, arch in VIT_ARCHS.items():
         if arch == found:
             return name, found
-    raise ValueError(f'no ViT architecture of ours has {found}; known: '
-                     f'{VIT_ARCHS}')
+    raise ConversionError(f'no ViT architecture of ours has {found}; known: '
+                          f'{VIT_ARCHS}')
 
 
 def swin_arch(state: Dict[str, torch.Tensor]) -> Tuple[str, dict]:
     """Infer the Swin architecture (and window size) from the shapes."""
     depths, heads = [], []
     stage = 0
-    while f'swin.encoder.layers.{stage}.blocks.0.layernorm_before.weight' \
-            in state:
+    while any(k.startswith(f'swin.encoder.layers.{stage}.blocks.')
+              for k in state):
         blocks = {int(m.group(1)) for k in state if (m := re.match(
             rf'swin\.encoder\.layers\.{stage}\.blocks\.(\d+)\.', k))}
         depths.append(len(blocks))
-        table = state[f'swin.encoder.layers.{stage}.blocks.0.attention.self.'
-                      'relative_position_bias_table']
-        heads.append(table.shape[1])
+        heads.append(first_shape(
+            state, rf'swin\.encoder\.layers\.{stage}\.blocks\.\d+\.'
+            r'attention\.self\.relative_position_bias_table')[1])
         stage += 1
     found = dict(
-        embed_dims=state['swin.embeddings.patch_embeddings.projection.weight']
-        .shape[0],
+        embed_dims=first_shape(
+            state, r'swin\.embeddings\.(patch_embeddings\.projection|norm)'
+            r'\.(weight|bias)')[0],
         depths=tuple(depths),
         heads=tuple(heads))
     for name, arch in SWIN_ARCHS.items():
         if arch == found:
-            table = state['swin.encoder.layers.0.blocks.0.attention.self.'
-                          'relative_position_bias_table']
-            window = (int(round(table.shape[0]**0.5)) + 1) // 2
+            table = first_shape(
+                state, r'swin\.encoder\.layers\.\d+\.blocks\.\d+\.'
+                r'attention\.self\.relative_position_bias_table')
+            window = (int(round(table[0]**0.5)) + 1) // 2
             return name, dict(found, window_size=window)
-    raise ValueError(f'no Swin architecture of ours has {found}; known: '
-                     f'{SWIN_ARCHS}')
+    raise ConversionError(f'no Swin architecture of ours has {found}; known: '
+                          f'{SWIN_ARCHS}')
 
 
-def concat_qkv(state: Dict[str, torch.Tensor], prefix: str,
-               used: set) -> Dict[str, torch.Tensor]:
-    """Concatenate ``{prefix}{query,key,value}.{weight,bias}`` as ``qkv``."""
+def concat_qkv(src: Source, prefix: str) -> Dict[str, torch.Tensor]:
+    """Concatenate ``{prefix}{query,key,value}.{weight,bias}`` as ``qkv``
+    (the kinds whose three parts are all present)."""
     out = {}
     for kind in ('weight', 'bias'):
-        names = [f'{prefix}{part}.{kind}' for part in ('query', 'key',
-                                                       'value')]
-        used.update(names)
-        out[kind] = torch.cat([state[name] for name in names], dim=0)
+        parts = [src[f'{prefix}{part}.{kind}']
+                 for part in ('query', 'key', 'value')]
+        if all(part is not None for part in parts):
+            out[kind] = torch.cat(parts, dim=0)
     return out
 
 
@@ -183,61 +247,61 @@ def relative_position_index(window: int) -> torch.Tensor:
     return offsets[0] * (2 * window - 1) + offsets[1]
 
 
-def rename(state: Dict[str, torch.Tensor], used: set,
+def rename(src: Source,
            pairs: List[Tuple[str, str]],
+           kinds: Tuple[str, ...] = ('weight', 'bias'),
            transform: Optional[Callable] = None) -> Dict[str, torch.Tensor]:
-    """Copy ``src.{weight,bias}`` (those present) to ``dst.{...}``."""
+    """Copy ``src.{kind}`` to ``dst.{kind}`` for each pair and kind."""
     out = {}
-    for src, dst in pairs:
-        for kind in ('weight', 'bias'):
-            if f'{src}.{kind}' in state:
-                used.add(f'{src}.{kind}')
-                value = state[f'{src}.{kind}']
+    for source, dst in pairs:
+        for kind in kinds:
+            value = src[f'{source}.{kind}']
+            if value is not None:
                 out[f'{dst}.{kind}'] = transform(value) if transform else value
     return out
 
 
-def convert_vit(state: Dict[str, torch.Tensor], used: set,
-                arch: dict) -> Dict[str, torch.Tensor]:
+def put(out: dict, key: str, value: Optional[torch.Tensor]) -> None:
+    if value is not None:
+        out[key] = value
+
+
+def convert_vit(src: Source, arch: dict) -> Dict[str, torch.Tensor]:
     """Map a ``ViTForMaskedImageModeling`` state dict to SimMIMViT + neck."""
     out = OrderedDict()
-    for src, dst in (('cls_token', 'cls_token'), ('mask_token', 'mask_token'),
-                     ('position_embeddings', 'pos_embed')):
-        used.add(f'vit.embeddings.{src}')
-        out[f'backbone.{dst}'] = state[f'vit.embeddings.{src}']
-    out.update(rename(state, used, [
-        ('vit.embeddings.patch_embeddings.projection',
-         'backbone.patch_embed.projection')]))
+    for name, dst in (('cls_token', 'cls_token'),
+                      ('mask_token', 'mask_token'),
+                      ('position_embeddings', 'pos_embed')):
+        put(out, f'backbone.{dst}', src[f'vit.embeddings.{name}'])
+    out.update(rename(src, [('vit.embeddings.patch_embeddings.projection',
+                             'backbone.patch_embed.projection')]))
     for i in range(arch['num_layers']):
-        src, dst = f'vit.encoder.layer.{i}.', f'backbone.layers.{i}.'
-        out.update(
-            rename(state, used, [(src + 'layernorm_before', dst + 'ln1')]))
-        qkv = concat_qkv(state, src + 'attention.attention.', used)
-        out[dst + 'attn.qkv.weight'] = qkv['weight']
-        out[dst + 'attn.qkv.bias'] = qkv['bias']
-        out.update(rename(state, used, [
-            (src + 'attention.output.dense', dst + 'attn.proj'),
-            (src + 'layernorm_after', dst + 'ln2'),
-            (src + 'intermediate.dense', dst + 'ffn.layers.0.0'),
-            (src + 'output.dense', dst + 'ffn.layers.1'),
+        old, new = f'vit.encoder.layer.{i}.', f'backbone.layers.{i}.'
+        out.update(rename(src, [(old + 'layernorm_before', new + 'ln1')]))
+        for kind, value in concat_qkv(src,
+                                      old + 'attention.attention.').items():
+            out[new + f'attn.qkv.{kind}'] = value
+        out.update(rename(src, [
+            (old + 'attention.output.dense', new + 'attn.proj'),
+            (old + 'layernorm_after', new + 'ln2'),
+            (old + 'intermediate.dense', new + 'ffn.layers.0.0'),
+            (old + 'output.dense', new + 'ffn.layers.1'),
         ]))
-    out.update(rename(state, used, [('vit.layernorm', 'backbone.ln1'),
-                                    ('decoder.0', 'neck.decoder.0')]))
+    out.update(rename(src, [('vit.layernorm', 'backbone.ln1'),
+                            ('decoder.0', 'neck.decoder.0')]))
     return out
 
 
-def convert_swin(state: Dict[str, torch.Tensor], used: set,
-                 arch: dict) -> Dict[str, torch.Tensor]:
+def convert_swin(src: Source, arch: dict) -> Dict[str, torch.Tensor]:
     """Map a ``SwinForMaskedImageModeling`` state dict to SimMIMSwin + neck."""
-    if 'swin.embeddings.position_embeddings' in state:
-        raise ValueError(
+    if 'swin.embeddings.position_embeddings' in src:
+        raise ConversionError(
             'swin.embeddings.position_embeddings: absolute position '
             'embeddings (use_absolute_embeddings=True) are not used by the '
             'released models or our Swin configs')
     out = OrderedDict()
-    used.add('swin.embeddings.mask_token')
-    out['backbone.mask_token'] = state['swin.embeddings.mask_token']
-    out.update(rename(state, used, [
+    put(out, 'backbone.mask_token', src['swin.embeddings.mask_token'])
+    out.update(rename(src, [
         ('swin.embeddings.patch_embeddings.projection',
          'backbone.patch_embed.projection'),
         ('swin.embeddings.norm', 'backbone.patch_embed.norm'),
@@ -246,44 +310,41 @@ def convert_swin(state: Dict[str, torch.Tensor], used: set,
     index = relative_position_index(window)
     for stage, depth in enumerate(arch['depths']):
         for block in range(depth):
-            src = f'swin.encoder.layers.{stage}.blocks.{block}.'
-            dst = f'backbone.stages.{stage}.blocks.{block}.'
-            out.update(rename(state, used, [(src + 'layernorm_before',
-                                             dst + 'norm1')]))
-            attn = src + 'attention.self.'
-            table = attn + 'relative_position_bias_table'
-            used.add(table)
-            out[dst + 'attn.w_msa.relative_position_bias_table'] = state[table]
-            # A buffer: the released file may or may not hold it. Where it
-            # does, it must be the standard index our table layout assumes.
-            if attn + 'relative_position_index' in state:
-                used.add(attn + 'relative_position_index')
-                if not torch.equal(state[attn + 'relative_position_index'],
-                                   index):
-                    raise ValueError(
-                        f'{attn}relative_position_index is not the standard '
-                        f'{window}x{window}-window index: the bias table '
-                        'cannot be mapped')
-            out[dst + 'attn.w_msa.relative_position_index'] = index.clone()
-            qkv = concat_qkv(state, attn, used)
-            out[dst + 'attn.w_msa.qkv.weight'] = qkv['weight']
-            out[dst + 'attn.w_msa.qkv.bias'] = qkv['bias']
-            out.update(rename(state, used, [
-                (src + 'attention.output.dense', dst + 'attn.w_msa.proj'),
-                (src + 'layernorm_after', dst + 'norm2'),
-                (src + 'intermediate.dense', dst + 'ffn.layers.0.0'),
-                (src + 'output.dense', dst + 'ffn.layers.1'),
+            old = f'swin.encoder.layers.{stage}.blocks.{block}.'
+            new = f'backbone.stages.{stage}.blocks.{block}.'
+            out.update(rename(src, [(old + 'layernorm_before',
+                                     new + 'norm1')]))
+            attn = old + 'attention.self.'
+            put(out, new + 'attn.w_msa.relative_position_bias_table',
+                src[attn + 'relative_position_bias_table'])
+            # Optional (see OPTIONAL_KEYS); when present, it must be the
+            # standard index our table layout assumes.
+            if attn + 'relative_position_index' in src and not torch.equal(
+                    src[attn + 'relative_position_index'], index):
+                raise ConversionError(
+                    f'{attn}relative_position_index is not the standard '
+                    f'{window}x{window}-window index: the bias table '
+                    'cannot be mapped')
+            out[new + 'attn.w_msa.relative_position_index'] = index.clone()
+            for kind, value in concat_qkv(src, attn).items():
+                out[new + f'attn.w_msa.qkv.{kind}'] = value
+            out.update(rename(src, [
+                (old + 'attention.output.dense', new + 'attn.w_msa.proj'),
+                (old + 'layernorm_after', new + 'norm2'),
+                (old + 'intermediate.dense', new + 'ffn.layers.0.0'),
+                (old + 'output.dense', new + 'ffn.layers.1'),
             ]))
         if stage < len(arch['depths']) - 1:
-            src = f'swin.encoder.layers.{stage}.downsample.'
-            dst = f'backbone.stages.{stage}.downsample.'
-            out.update(rename(state, used, [(src + 'norm', dst + 'norm'),
-                                            (src + 'reduction',
-                                             dst + 'reduction')],
+            old = f'swin.encoder.layers.{stage}.downsample.'
+            new = f'backbone.stages.{stage}.downsample.'
+            out.update(rename(src, [(old + 'norm', new + 'norm')],
                               transform=merge_order))
+            # The reduction is a Linear without bias.
+            out.update(rename(src, [(old + 'reduction', new + 'reduction')],
+                              kinds=('weight', ), transform=merge_order))
     last = len(arch['depths']) - 1
-    out.update(rename(state, used, [('swin.layernorm', f'backbone.norm{last}'),
-                                    ('decoder.0', 'neck.decoder.0')]))
+    out.update(rename(src, [('swin.layernorm', f'backbone.norm{last}'),
+                            ('decoder.0', 'neck.decoder.0')]))
     return out
 
 
@@ -303,21 +364,28 @@ def convert(state: Dict[str, torch.Tensor],
         metadata (architecture, family, Hugging Face LayerNorm epsilon).
     """
     family = detect_family(state)
-    used = set()
+    src = Source(state)
     if family == 'vit':
         name, found = vit_arch(state)
-        converted = convert_vit(state, used, found)
+        converted = convert_vit(src, found)
     else:
         name, found = swin_arch(state)
-        converted = convert_swin(state, used, found)
+        converted = convert_swin(src, found)
     if arch is not None and arch != name:
-        raise ValueError(f'--arch {arch} does not fit the checkpoint, whose '
-                         f'shapes are those of {name}: {found}')
+        raise ConversionError(f'--arch {arch} does not fit the checkpoint, '
+                              f'whose shapes are those of {name}: {found}')
+    missing = [k for k in src.missing
+               if not any(re.fullmatch(p, k) for p in OPTIONAL_KEYS)]
+    if missing:
+        raise ConversionError(
+            f'{len(missing)} weights of the {name} model are missing, so '
+            f'the file is not a complete released checkpoint: {missing}')
     dropped = {k for k in state if any(re.fullmatch(p, k) for p in DROP_KEYS)}
-    unknown = sorted(set(state) - used - dropped)
+    unknown = sorted(set(state) - src.used - dropped)
     if unknown:
-        raise KeyError(f'{len(unknown)} keys are neither mapped nor on the '
-                       f'drop list, e.g. {unknown[:5]}')
+        raise ConversionError(
+            f'{len(unknown)} keys are neither mapped nor on the drop list, '
+            f'e.g. {unknown[:5]}')
     meta = dict(arch=name, family=family,
                 hf_layer_norm_eps=HF_LAYER_NORM_EPS[family],
                 dropped_keys=sorted(dropped))
@@ -338,7 +406,10 @@ def main() -> None:
         help='expected architecture; inferred from the shapes by default')
     args = parser.parse_args()
 
-    converted, meta = convert(load_hf_state_dict(args.src), args.arch)
+    try:
+        converted, meta = convert(load_hf_state_dict(args.src), args.arch)
+    except ConversionError as error:
+        sys.exit(f'error: {error}')
     meta.update(source=osp.basename(args.src),
                 converter='hf_simmim_to_mmkamim')
     torch.save(dict(meta=meta, state_dict=converted), args.dst)
