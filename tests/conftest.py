@@ -10,27 +10,23 @@ import numpy as np
 import pytest
 import torch
 
+from mmkamim.datasets import sample_photos
 from mmkamim.datasets.sample_photos import PHOTO_NAMES, load_photo
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
 
+# The tests' ViT: 2 blocks of 32 dimensions, 2 heads.
+TINY_VIT = dict(embed_dims=32, num_layers=2, num_heads=2,
+                feedforward_channels=64)
+# The same as config text that replaces a config's arch.
+TINY_ARCH = f'dict(_delete_=True, **{TINY_VIT!r})'
+
 
 def random_resized_crops(count: int, size: int = 192,
                          seed: int = 0) -> List[np.ndarray]:
     """BGR uint8 crops of the photos, as a pre-training pipeline makes."""
-    rng = np.random.default_rng(seed)
-    crops = []
-    for i in range(count):
-        img = load_photo(PHOTO_NAMES[i % len(PHOTO_NAMES)])
-        height, width = img.shape[:2]
-        side = int(min(height, width) * rng.uniform(0.4, 1.0))
-        top = rng.integers(0, height - side + 1)
-        left = rng.integers(0, width - side + 1)
-        crops.append(
-            cv2.resize(img[top:top + side, left:left + side], (size, size),
-                       interpolation=cv2.INTER_LINEAR))
-    return crops
+    return sample_photos.photo_crops(count, size, seed, side_range=(0.4, 1.0))
 
 
 @pytest.fixture(autouse=True)
@@ -130,10 +126,7 @@ def tiny_vit_config(tmp_path, image_folder: str, base: str,
     path = config_path(tmp_path, f'tiny_{osp.splitext(base)[0]}')
     path.write_text(f"""
 _base_ = [{osp.join(CONFIG_DIR, base)!r}]
-model = dict(
-    backbone=dict(arch=dict(_delete_=True, embed_dims=32, num_layers=2,
-                            num_heads=2, feedforward_channels=64)),
-    neck=dict(in_channels=32))
+model = dict(backbone=dict(arch={TINY_ARCH}), neck=dict(in_channels=32))
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False, pin_memory=False,
     dataset=dict(_delete_=True, type='CustomDataset',
@@ -162,8 +155,6 @@ def photo_dataset(tmp_path_factory) -> str:
     return root
 
 
-TINY_ARCH = ('dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2, '
-             'feedforward_channels=64)')
 
 
 def tiny_demo_config(tmp_path, photo_dataset: str, base: str,
@@ -211,10 +202,6 @@ def kamim_checkpoint(tmp_path_factory, photo_dataset) -> str:
                          'kamim_vit-micro_1xb32_photos-96px.py'))
     build_runner(cfg, tmp / 'work').train()
     return str(tmp / 'work' / 'epoch_2.pth')
-
-
-TINY_VIT = dict(embed_dims=32, num_layers=2, num_heads=2,
-                feedforward_channels=64)
 
 
 def tiny_model_config(name: str):

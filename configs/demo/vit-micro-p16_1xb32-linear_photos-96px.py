@@ -25,27 +25,11 @@ model = dict(
 
 data_preprocessor = dict(num_classes=num_classes)
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(img_size, img_size)),
-    dict(type='NumpyToPIL', to_rgb=True),
-    dict(type='torchvision/TrivialAugmentWide', num_magnitude_bins=31),
-    dict(type='torchvision/PILToTensor'),
-    dict(
-        type='torchvision/RandomErasing',
-        p=0.5,
-        scale=(0.02, 0.33),
-        ratio=(0.3, 3.3),
-        value=0),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(img_size, img_size)),
-    dict(type='NumpyToPIL', to_rgb=True),
-    dict(type='torchvision/PILToTensor'),
-    dict(type='PackInputs'),
-]
+# The recipe's pipelines at 96 px.
+train_pipeline = _base_.train_pipeline
+train_pipeline[1] = dict(type='Resize', scale=(img_size, img_size))
+test_pipeline = _base_.test_pipeline
+test_pipeline[1] = dict(type='Resize', scale=(img_size, img_size))
 
 train_dataloader = dict(
     batch_size=32,

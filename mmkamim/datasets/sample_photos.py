@@ -5,7 +5,7 @@ Nothing is downloaded: these images are inside the scikit-image wheel
 """
 import os
 import os.path as osp
-from typing import Dict, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -38,6 +38,46 @@ def load_photo(name: str) -> np.ndarray:
     if img.ndim == 2:
         img = np.stack([img] * 3, axis=-1)
     return np.ascontiguousarray(img[..., 2::-1])
+
+
+def random_square_crop(img: np.ndarray, rng: np.random.Generator,
+                       side_range: Tuple[float, float], size: int,
+                       interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """A random square crop of ``img``, resized to ``size``.
+
+    Args:
+        img (np.ndarray): (H, W, C) image.
+        rng (np.random.Generator): Draws the side (a fraction in
+            ``side_range`` of the shorter side), then the top, then the left.
+        side_range (tuple[float, float]): Fractions of the shorter side.
+        size (int): Output side in pixels.
+        interpolation (int): OpenCV interpolation of the resize.
+
+    Returns:
+        np.ndarray: (size, size, C) crop, of ``img``'s dtype.
+    """
+    height, width = img.shape[:2]
+    side = int(min(height, width) * rng.uniform(*side_range))
+    top = rng.integers(0, height - side + 1)
+    left = rng.integers(0, width - side + 1)
+    return cv2.resize(img[top:top + side, left:left + side], (size, size),
+                      interpolation=interpolation)
+
+
+def photo_crops(count: int,
+                size: int,
+                seed: int,
+                side_range: Tuple[float, float],
+                interpolation: int = cv2.INTER_LINEAR,
+                names: Sequence[str] = PHOTO_NAMES) -> List[np.ndarray]:
+    """``count`` BGR uint8 crops (:func:`random_square_crop`) of the photos,
+    taken in turn."""
+    rng = np.random.default_rng(seed)
+    photos = [load_photo(name) for name in names]
+    return [
+        random_square_crop(photos[i % len(photos)], rng, side_range, size,
+                           interpolation) for i in range(count)
+    ]
 
 
 def make_photo_dataset(root: str,
@@ -81,14 +121,9 @@ def make_photo_dataset(root: str,
         for split, region in regions.items():
             folder = osp.join(root, split, name)
             os.makedirs(folder, exist_ok=True)
-            height, width = region.shape[:2]
             for i in range(counts[split]):
-                side = int(min(height, width) * rng.uniform(0.35, 0.6))
-                top = rng.integers(0, height - side + 1)
-                left = rng.integers(0, width - side + 1)
-                crop = cv2.resize(region[top:top + side, left:left + side],
-                                  (size, size),
-                                  interpolation=cv2.INTER_AREA)
+                crop = random_square_crop(region, rng, (0.35, 0.6), size,
+                                          cv2.INTER_AREA)
                 cv2.imwrite(osp.join(folder, f'{i:03d}.png'), crop)
                 written[split] += 1
     return written

@@ -1,11 +1,8 @@
 """One PNG for a pre-training comparison: loss curves and keypoint weights."""
 from typing import Dict, Optional, Sequence, Tuple
 
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
 
 
 def epoch_means(losses: Sequence[float],

@@ -1,11 +1,8 @@
 """One figure per image: the pipeline's stages, keypoints, F, W and mask."""
 from typing import Dict, Optional, Sequence, Tuple
 
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
 
 
 def draw_keypoint_weights(stages: Sequence[Tuple[str, np.ndarray]],

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import CONFIG_DIR, REPO_ROOT
+from conftest import CONFIG_DIR, REPO_ROOT, TINY_VIT
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
@@ -85,8 +85,8 @@ def tiny_vit():
     torch.manual_seed(0)
     return MODELS.build(dict(
         type='VisionTransformer', out_type='raw',
-        arch=dict(embed_dims=32, num_layers=3, num_heads=HEADS,
-                  feedforward_channels=64), img_size=64, patch_size=PATCH))
+        arch=dict(TINY_VIT, num_layers=3, num_heads=HEADS), img_size=64,
+        patch_size=PATCH))
 
 
 def test_recorded_attention_matches_the_model():

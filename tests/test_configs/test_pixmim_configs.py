@@ -2,7 +2,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import CONFIG_DIR, build_runner
+from conftest import CONFIG_DIR, TINY_ARCH, TINY_VIT, build_runner
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
@@ -88,8 +88,7 @@ def test_runner_iterations_on_cpu(tmp_path, image_folder, name):
     config.write_text(f"""
 _base_ = [{osp.join(CONFIG_DIR, name)!r}]
 model = dict(
-    backbone=dict(arch=dict(_delete_=True, embed_dims=32, num_layers=2,
-                            num_heads=2, feedforward_channels=64)),
+    backbone=dict(arch={TINY_ARCH}),
     neck=dict(embed_dim=32, decoder_embed_dim=32, decoder_depth=1,
               decoder_num_heads=2))
 train_dataloader = dict(
@@ -130,8 +129,7 @@ def test_the_kamae_refactor_changes_no_loss(name, expected):
     from mmpretrain.structures import DataSample
     init_default_scope('mmpretrain')
     cfg = load(name)
-    cfg.model.backbone.arch = dict(embed_dims=32, num_layers=2, num_heads=2,
-                                   feedforward_channels=64)
+    cfg.model.backbone.arch = TINY_VIT
     cfg.model.neck.update(embed_dim=32, decoder_embed_dim=32,
                           decoder_depth=1, decoder_num_heads=2)
     cfg.model.pop('data_preprocessor', None)

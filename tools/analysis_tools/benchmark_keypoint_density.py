@@ -21,32 +21,14 @@ Example:
 import argparse
 import time
 from functools import partial
-from typing import Callable, List, Sequence
+from typing import Callable, List
 
 import cv2
 import numpy as np
 import torch
 
-from mmkamim.datasets.sample_photos import PHOTO_NAMES, load_photo
+from mmkamim.datasets.sample_photos import PHOTO_NAMES, photo_crops
 from mmkamim.datasets.transforms import KeypointDensity
-
-
-def photo_crops(count: int, size: int, seed: int,
-                names: Sequence[str] = PHOTO_NAMES) -> List[np.ndarray]:
-    """Random resized crops (scale 0.67-1 of the short side) in BGR uint8."""
-    rng = np.random.default_rng(seed)
-    photos = [load_photo(name) for name in names]
-    crops = []
-    for i in range(count):
-        img = photos[i % len(photos)]
-        height, width = img.shape[:2]
-        side = int(min(height, width) * rng.uniform(0.67, 1.0))
-        top = rng.integers(0, height - side + 1)
-        left = rng.integers(0, width - side + 1)
-        crops.append(
-            cv2.resize(img[top:top + side, left:left + side], (size, size),
-                       interpolation=cv2.INTER_LINEAR))
-    return crops
 
 
 def time_per_image(fn: Callable, crops: List[np.ndarray],
@@ -95,7 +77,9 @@ def main() -> None:
 
     cv2.setNumThreads(0)
     torch.set_num_threads(1)
-    crops = photo_crops(args.crops, args.size, args.seed, args.photos)
+    # Random resized crops, as RandomResizedCrop(scale=(0.67, 1)) makes.
+    crops = photo_crops(args.crops, args.size, args.seed, (0.67, 1.0),
+                        names=args.photos)
     rows = []
     for name in args.detectors:
         transform = KeypointDensity(detector=name)

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
 from mmpretrain.registry import MODELS
 
 matplotlib.use('Agg')
@@ -57,11 +58,11 @@ def load_vit(config: str, checkpoint: str) -> torch.nn.Module:
     vit = MODELS.build(dict(type='VisionTransformer', out_type='raw',
                             **backbone))
     check_checkpoint_file(checkpoint)
-    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
-    state = state.get('state_dict', state)
-    weights = {k[len('backbone.'):]: v for k, v in state.items()
-               if k.startswith('backbone.')}
-    missing = vit.load_state_dict(weights, strict=False).missing_keys
+    loaded = load_checkpoint(vit, checkpoint, map_location='cpu',
+                             revise_keys=[(r'^backbone\.', '')],
+                             logger='silent')
+    state = loaded.get('state_dict', loaded)
+    missing = [k for k in vit.state_dict() if f'backbone.{k}' not in state]
     if missing:
         raise ValueError(
             f'{checkpoint} does not hold the ViT of {config}: '

@@ -18,6 +18,7 @@ import json
 import os
 import os.path as osp
 
+import matplotlib
 from mmengine.config import Config, DictAction
 
 import mmkamim  # noqa: F401  (registers mmkamim's components)
@@ -27,6 +28,8 @@ from mmkamim.visualization import draw_keypoint_weights
 
 
 def main() -> None:
+    # Figures are written to files; no display is needed.
+    matplotlib.use('Agg')
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='training config')
     parser.add_argument('--images', nargs='+', required=True,

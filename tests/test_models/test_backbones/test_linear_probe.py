@@ -1,9 +1,10 @@
 import torch
+from conftest import TINY_VIT
 from mmpretrain.models import SwinTransformer, VisionTransformer
 
 from mmkamim.models import LinearProbeSwin, LinearProbeViT
 
-ARCH = dict(embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64)
+ARCH = dict(TINY_VIT, num_layers=4)  # probes read an inner block
 
 
 def test_vit_builds_only_the_probed_blocks_and_matches_a_full_vit():

@@ -1,9 +1,10 @@
 import torch
+from conftest import TINY_VIT
 from mmpretrain.models import VisionTransformer
 
 from mmkamim.models import SimMIMViT
 
-TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+TINY = TINY_VIT
 
 
 def build(**kwargs) -> SimMIMViT:

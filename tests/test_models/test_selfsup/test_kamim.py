@@ -1,12 +1,13 @@
 import pytest
 import torch
+from conftest import TINY_VIT
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmkamim  # noqa: F401
 
-TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+TINY = TINY_VIT
 
 
 def build(algorithm: str):

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from conftest import TINY_VIT
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -7,7 +8,7 @@ from mmpretrain.structures import DataSample
 import mmkamim  # noqa: F401
 from mmkamim.models import LowFreqTargetGenerator
 
-ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+ARCH = TINY_VIT
 
 
 def build(algorithm: str, generator: bool, weighted: bool):
