@@ -9,7 +9,7 @@ restored from the target's patches (PixMIM's target being the
 low-frequency image, which is returned too).
 """
 import os.path as osp
-from typing import Dict
+from typing import Dict, Optional
 
 import cv2
 import numpy as np
@@ -21,13 +21,27 @@ from mmpretrain.datasets.transforms import SimMIMMaskGenerator
 from mmpretrain.models.utils import SelfSupDataPreprocessor
 from mmpretrain.registry import MODELS
 
-from mmkamim.utils.checkpoint_files import check_checkpoint_file
+from mmkamim.utils.checkpoint_files import (
+    apply_checkpoint_norm_eps,
+    check_checkpoint_file,
+)
+from mmkamim.utils.errors import UsageError
 
 
-def build_model(config: str, checkpoint: str) -> torch.nn.Module:
-    """A pre-training model from its config and checkpoint, in eval mode."""
+def build_model(config: str, checkpoint: str,
+                cfg_options: Optional[dict] = None) -> torch.nn.Module:
+    """A pre-training model from its config and checkpoint, in eval mode.
+
+    Args:
+        config (str): Pre-training config.
+        checkpoint (str): Its checkpoint; one converted from Hugging Face
+            gets the LayerNorm epsilon it was trained with.
+        cfg_options (dict, optional): ``--cfg-options`` overrides.
+    """
     init_default_scope('mmpretrain')
     cfg = Config.fromfile(config)
+    cfg.merge_from_dict(cfg_options or {})
+    apply_checkpoint_norm_eps(cfg, checkpoint)
     # As mmengine's Runner: the config's data_preprocessor unless the model
     # has its own.
     if cfg.get('data_preprocessor') is not None:
@@ -110,16 +124,19 @@ def reconstruct(model: torch.nn.Module, img_bgr: np.ndarray,
             mean = patches.mean(-1, keepdim=True)
             var = patches.var(-1, keepdim=True)
             pred = pred * (var + 1e-6)**.5 + mean
-            note = ('per-patch normalised prediction, de-normalised with '
-                    "each patch's mean and variance of the target")
+            source = 'low-frequency target' if generator else 'original'
+            note = ('the prediction is normalised per patch; it is mapped '
+                    "back with the mean and variance of that patch of the "
+                    f'{source}, which the model is not given, so these '
+                    'figures are not comparable with those of models mapped '
+                    'back with the ImageNet mean and std')
         recon = head.unpatchify(pred)
         patch = head.patch_size
         grid = mask.reshape(1, height // patch, width // patch)
     else:  # SimMIM family
         patch = model.head.patch_size
-        generator = SimMIMMaskGenerator(
-            input_size=height, mask_patch_size=_mask_patch(model, height),
-            model_patch_size=patch, mask_ratio=0.6)
+        generator = SimMIMMaskGenerator(**_mask_settings(model, height,
+                                                         patch))
         np.random.seed(mask_seed)
         grid = torch.from_numpy(generator({})['mask'])[None]
         recon = model.neck(model.backbone(inputs, grid)[0])
@@ -133,15 +150,24 @@ def reconstruct(model: torch.nn.Module, img_bgr: np.ndarray,
     shown = np.where(pixel_mask[..., None], reconstruction, original)
     return dict(original=original, masked=masked, reconstruction=shown,
                 raw=reconstruction, pixel_mask=pixel_mask, target=target,
-                note=note or 'normalised prediction, de-normalised')
+                note=note or ('the prediction is in ImageNet-normalised '
+                              'pixels; it is mapped back with the ImageNet '
+                              'mean and std'))
 
 
-def _mask_patch(model: torch.nn.Module, size: int) -> int:
-    """SimMIM's mask patch: the config's (32 px at 192 px), scaled."""
+def _mask_settings(model: torch.nn.Module, size: int, patch: int) -> dict:
+    """SimMIM's mask, as the model's config makes it in training."""
     for step in model.cfg.train_dataloader.dataset.pipeline:
         if step['type'] == 'SimMIMMaskGenerator':
-            return step['mask_patch_size']
-    return max(model.head.patch_size, size // 6)
+            settings = dict(step)
+            settings.pop('type')
+            if settings.get('input_size', size) != size:
+                raise UsageError(
+                    f"the config masks {settings['input_size']} px images, "
+                    f'the model reads {size} px')
+            return dict(settings, input_size=size, model_patch_size=patch)
+    raise UsageError('the config has no SimMIMMaskGenerator in its training '
+                     'pipeline: there is no mask to reconstruct')
 
 
 def image_name(path: str) -> str:

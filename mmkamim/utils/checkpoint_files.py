@@ -153,6 +153,33 @@ def check_checkpoint_file(path: str) -> None:
             '(e.g. {"state_dict": ...}) from an environment you trust')
 
 
+def checkpoint_meta(path: str) -> dict:
+    """A checkpoint's ``meta`` (empty if it has none), read without
+    loading its tensors into memory."""
+    check_checkpoint_file(path)
+    checkpoint = torch.load(path, map_location='cpu', weights_only=True,
+                            mmap=True)
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def apply_checkpoint_norm_eps(cfg, path: str) -> Optional[float]:
+    """Give the backbone the LayerNorm epsilon its weights were trained
+    with, when the checkpoint says (``meta['hf_layer_norm_eps']``, written
+    by the Hugging Face converter: 1e-12 for ViTs, where MMPretrain uses
+    1e-6).
+
+    Returns:
+        float, optional: The epsilon applied, or None.
+    """
+    eps = checkpoint_meta(path).get('hf_layer_norm_eps')
+    if eps is not None:
+        backbone = cfg.model.backbone
+        backbone.norm_cfg = dict(backbone.get('norm_cfg') or dict(type='LN'),
+                                 eps=eps)
+    return eps
+
+
 def _unprefixed(name: str) -> str:
     """A weight's name without DistributedDataParallel's ``module.``."""
     return name[len('module.'):] if name.startswith('module.') else name

@@ -63,7 +63,9 @@ def draw_keypoint_weights(stages: Sequence[Tuple[str, np.ndarray]],
             axis.imshow(view['mask'], cmap='gray_r', alpha=0.6, vmin=0,
                         vmax=1)
         axis.set_title(name, fontsize=9)
-    fig.suptitle(f'{title}\nweights from {view["source"]}')
+    fig.suptitle(f'{title}\nweights from {view["source"]}'
+                 if view['kp_weight'] is not None else
+                 f'{title}\nno keypoint weights: the config computes none')
     if out_file is not None:
         fig.savefig(out_file, dpi=90)
     return fig

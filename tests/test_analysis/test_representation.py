@@ -19,6 +19,8 @@ from mmkamim.analysis.representation import (
     mean_attention_distance,
     patch_attention,
     patch_distances,
+    record_attention,
+    record_attention,
 )
 
 GRID, PATCH, HEADS = 4, 16, 2
@@ -103,6 +105,31 @@ def test_recorded_attention_matches_the_model():
     with torch.no_grad():
         torch.testing.assert_close(vit(images)[0], expected)
     assert torch.equal(result['last_tokens'], result['tokens'][-1])
+
+
+def test_recorded_weights_are_softmax_of_the_blocks_projections():
+    """What is recorded is each block's softmax(q k^T / sqrt(d)), computed
+    here from the block's own LayerNorm and qkv projection."""
+    vit = tiny_vit()
+    vit.eval()
+    images = torch.randn(2, 3, 64, 64,
+                         generator=torch.Generator().manual_seed(2))
+    with torch.no_grad(), record_attention(vit) as recorded:
+        vit(images)
+    assert len(recorded) == len(vit.layers)
+    with torch.no_grad():
+        tokens, _ = vit.patch_embed(images)
+        tokens = torch.cat([vit.cls_token.expand(2, -1, -1), tokens], 1)
+        tokens = tokens + vit.pos_embed
+        for layer, attention in zip(vit.layers, recorded):
+            attn = layer.attn
+            x = layer.ln1(tokens)
+            qkv = attn.qkv(x).reshape(2, x.shape[1], 3, attn.num_heads,
+                                      attn.head_dims).permute(2, 0, 3, 1, 4)
+            expected = torch.softmax(
+                qkv[0] @ qkv[1].transpose(-2, -1) / attn.head_dims**0.5, -1)
+            torch.testing.assert_close(attention, expected)
+            tokens = layer(tokens)
 
 
 def test_tool_writes_figures_and_json(tmp_path, image_folder):

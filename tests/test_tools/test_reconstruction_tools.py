@@ -94,10 +94,12 @@ def test_tools_write_figures_and_metrics(tmp_path, kamim, photo_dataset):
     assert figures.returncode == 0, figures.stderr[-3000:]
     pngs = glob.glob(str(tmp_path / 'figures' / '*.png'))
     assert pngs and all(osp.getsize(p) > 10_000 for p in pngs)
+    # The mask as the config makes it: here with another ratio.
     scores = subprocess.run(
         [sys.executable, osp.join(TOOLS, 'reconstruction_quality.py'),
          config, checkpoint, '--data', images, '--out-dir',
-         str(tmp_path / 'quality')],
+         str(tmp_path / 'quality'), '--cfg-options',
+         'train_dataloader.dataset.pipeline.4.mask_ratio=0.75'],
         capture_output=True, text=True, timeout=300)
     assert scores.returncode == 0, scores.stderr[-3000:]
     result = json.loads(
@@ -107,3 +109,19 @@ def test_tools_write_figures_and_metrics(tmp_path, kamim, photo_dataset):
                                    'ssim_masked'}
     assert result['images'] == len(result['per_image']) > 0
     assert '| masked pixels |' in scores.stdout
+    assert {row['masked_fraction'] for row in result['per_image']} == {0.75}
+    assert result['measured']['prediction_to_pixels'].startswith(
+        'the prediction is in ImageNet-normalised pixels')
+    assert 'Whole image: the model\'s output at every pixel' in \
+        scores.stdout
+
+
+def test_a_converted_checkpoint_is_analysed_with_its_epsilon(tmp_path,
+                                                              kamim):
+    config, checkpoint = kamim
+    state = torch.load(checkpoint, weights_only=True)
+    state['meta'] = dict(state.get('meta', {}), hf_layer_norm_eps=1e-12)
+    converted = tmp_path / 'converted.pth'
+    torch.save(state, converted)
+    assert build_model(config, checkpoint).backbone.ln1.eps == 1e-6
+    assert build_model(config, str(converted)).backbone.ln1.eps == 1e-12

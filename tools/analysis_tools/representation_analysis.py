@@ -39,6 +39,7 @@ from mmkamim.analysis.reconstruction import load_square  # noqa: E402
 from mmkamim.analysis.representation import analyse_layers  # noqa: E402
 from mmkamim.utils import image_files  # noqa: E402
 from mmkamim.utils.checkpoint_files import (  # noqa: E402
+    apply_checkpoint_norm_eps,
     check_checkpoint_file,
 )
 
@@ -53,6 +54,7 @@ def load_vit(config: str, checkpoint: str) -> torch.nn.Module:
     """MMPretrain's VisionTransformer with a checkpoint's backbone."""
     init_default_scope('mmpretrain')
     cfg = Config.fromfile(config)
+    apply_checkpoint_norm_eps(cfg, checkpoint)
     backbone = {k: v for k, v in cfg.model.backbone.items()
                 if k not in _NOT_VIT}
     vit = MODELS.build(dict(type='VisionTransformer', out_type='raw',
@@ -138,7 +140,9 @@ def main() -> None:
             layers,
             tsne=tsne(layers['last_tokens']),
             pca=pca_of_attention(vit, images, args.pca_layer),
-            images=len(files), tokens_per_image=layers['last_tokens'].shape[1])
+            images=len(files), tokens_per_image=layers['last_tokens'].shape[1],
+            image_names=[osp.basename(f) for f in files],
+            pca_layer=args.pca_layer % len(vit.layers))
     draw(results, args.out_dir)
     summary = {
         name: dict(
@@ -193,24 +197,36 @@ def draw(results: Dict, out_dir: str) -> None:
     axes[0, -1].legend(fontsize=7)
     fig.savefig(osp.join(out_dir, 'fourier.png'), dpi=100)
     plt.close(fig)
-    for key, title in (('tsne', 'token t-SNE, last layer'),
-                       ('pca', 'PCA of tokens in and out of self-attention')):
+    for key in ('tsne', 'pca'):
         fig, axes = plt.subplots(1, len(results), squeeze=False,
                                  figsize=(5 * len(results), 4.5),
                                  constrained_layout=True)
         for axis, (name, result) in zip(axes[0], results.items()):
             if key == 'tsne':
                 per_image = result['tokens_per_image']
-                colour = np.repeat(np.arange(result['images']), per_image)
-                axis.scatter(*result['tsne'].T, c=colour, s=3,
-                             cmap='tab20')
+                colours = plt.get_cmap('tab20')
+                for i, image in enumerate(result['image_names']):
+                    points = result['tsne'][i * per_image:(i + 1) * per_image]
+                    axis.scatter(*points.T, s=3, color=colours(i % 20),
+                                 label=image)
+                axis.legend(fontsize=6, markerscale=3, loc='best',
+                            title='tokens of image', title_fontsize=6)
+                axis.set_xlabel('t-SNE 1')
+                axis.set_ylabel('t-SNE 2')
             else:
+                explained = result['pca']['explained']
                 axis.scatter(*result['pca']['before'].T, s=3, alpha=0.5,
-                             label='before')
+                             label='attention input')
                 axis.scatter(*result['pca']['after'].T, s=3, alpha=0.5,
-                             label='after')
-                axis.legend()
-            axis.set_title(f'{name}: {title}')
+                             label='attention output')
+                axis.legend(fontsize=7)
+                axis.set_xlabel(f'PC 1 ({100 * explained[0]:.1f} % of '
+                                'the variance)')
+                axis.set_ylabel(f'PC 2 ({100 * explained[1]:.1f} %)')
+            title = ('token t-SNE, last layer' if key == 'tsne' else
+                     'PCA of tokens in and out of self-attention, layer '
+                     f"{result['pca_layer'] + 1}")
+            axis.set_title(f'{name}: {title}', fontsize=9)
         fig.savefig(osp.join(out_dir, f'{key}.png'), dpi=100)
         plt.close(fig)
 

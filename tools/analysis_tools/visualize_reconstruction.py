@@ -19,6 +19,7 @@ import os
 import os.path as osp
 
 import matplotlib
+from mmengine.config import DictAction
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
@@ -41,8 +42,10 @@ def main() -> None:
                         help='image files and/or folders')
     parser.add_argument('--out-dir', required=True)
     parser.add_argument('--mask-seed', type=int, default=0)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        default={}, help='override config settings')
     args = parser.parse_args()
-    model = build_model(args.config, args.checkpoint)
+    model = build_model(args.config, args.checkpoint, args.cfg_options)
     size = image_size(model)
     os.makedirs(args.out_dir, exist_ok=True)
     files = image_files(args.images)
