@@ -20,7 +20,6 @@ from mmkamim.analysis.representation import (
     patch_attention,
     patch_distances,
     record_attention,
-    record_attention,
 )
 
 GRID, PATCH, HEADS = 4, 16, 2
