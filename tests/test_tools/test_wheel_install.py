@@ -1,12 +1,14 @@
 """A non-editable install carries the configs and tools, as MMPretrain's.
 
-The wheel is built from this checkout, installed with ``--no-deps`` into a
+The wheel is built from a copy of this checkout (leaving no build/ in it),
+installed with ``--no-deps`` into a
 folder outside it, and used from a third folder: every tool answers
 ``--help`` without importing optional heavy packages, and the demo and the
 comparison tool find the installed configs and tools.
 """
 import glob
 import os
+import shutil
 import subprocess
 import sys
 
@@ -33,10 +35,18 @@ except SystemExit as stop:
 @pytest.fixture(scope='module')
 def installed(tmp_path_factory):
     root = tmp_path_factory.mktemp('wheel')
+    # Built from a copy: setuptools writes build/ and *.egg-info next to the
+    # sources, which must not appear in the checkout.
+    source = root / 'source'
+    had_build = os.path.exists(os.path.join(REPO_ROOT, 'build'))
+    shutil.copytree(REPO_ROOT, source, ignore=shutil.ignore_patterns(
+        '.git', '.venv', 'build', 'dist', 'work_dirs', 'data', '*.egg-info',
+        '__pycache__', '.mim'))
     subprocess.run(
-        [sys.executable, '-m', 'pip', 'wheel', '-q', REPO_ROOT, '--no-deps',
-         '--no-build-isolation', '-w', str(root / 'dist')],
+        [sys.executable, '-m', 'pip', 'wheel', '-q', str(source),
+         '--no-deps', '--no-build-isolation', '-w', str(root / 'dist')],
         check=True, capture_output=True, timeout=600)
+    assert os.path.exists(os.path.join(REPO_ROOT, 'build')) == had_build
     (wheel, ) = glob.glob(str(root / 'dist' / 'mmkamim-*.whl'))
     site = root / 'site'
     subprocess.run(
