@@ -84,7 +84,7 @@ def test_overrides_sweep_seeds_skip_and_probe_only(tmp_path, photo_dataset):
 
     # Other settings in the same work dir: refused, naming what differs.
     other = subprocess.run(
-        [a if a != '0.05,0.1' else '0.05,0.2' for a in sweep],
+        [a.replace('=0.05,0.1', '=0.05,0.2') for a in sweep],
         capture_output=True, text=True, timeout=900)
     assert other.returncode != 0
     assert f'{work_dir} holds a comparison with other settings: runs:' in \
