@@ -160,10 +160,11 @@ def photo_dataset(tmp_path_factory) -> str:
 def tiny_demo_config(tmp_path, photo_dataset: str, base: str,
                      extra: str = '') -> str:
     """Write a 2-block, 32-dim variant of a ``configs/demo`` config that
-    trains 2 epochs on ``photo_dataset`` without worker processes."""
+    trains 2 epochs on ``photo_dataset`` without worker processes (a
+    pre-training config evaluates k-NN after the last)."""
     path = config_path(tmp_path,
                        f'tiny_{osp.splitext(osp.basename(base))[0]}')
-    is_probe = 'linear' in base
+    is_probe = 'linear' in base or '-knn_' in base  # both read a probe
     if is_probe:
         model = (f"model = dict(backbone=dict(arch={TINY_ARCH}, "
                  "out_indices=0), head=dict(in_channels=32))")
@@ -175,10 +176,20 @@ def tiny_demo_config(tmp_path, photo_dataset: str, base: str,
         model = (f"model = dict(backbone=dict(arch={TINY_ARCH}), "
                  "neck=dict(in_channels=32))")
     loaders = ['train_dataloader', 'val_dataloader', 'test_dataloader'
-               ] if is_probe else ['train_dataloader']
+               ] if is_probe else ['train_dataloader', 'val_dataloader']
     data = '\n'.join(
         f"{loader} = dict(num_workers=0, persistent_workers=False, "
         f"dataset=dict(data_root={photo_dataset!r}))" for loader in loaders)
+    if '-knn_' in base:
+        data += (f"\nval_cfg = dict(bank_dataloader=dict(dataset=dict("
+                 f"data_root={photo_dataset!r})))\n"
+                 "val_evaluator = dict(ks=(5, 20))")
+    elif not is_probe:
+        # The demo's k-NN evaluation, of the last of the 2 blocks, after
+        # the last epoch; ks that fit 54 bank images.
+        data += (f"\nval_cfg = dict(layers=(2, ), bank_dataloader=dict("
+                 f"dataset=dict(data_root={photo_dataset!r})))\n"
+                 "val_evaluator = dict(ks=(5, 20))")
     path.write_text(f"""
 _base_ = [{osp.join(CONFIG_DIR, 'demo', base)!r}]
 {model}

@@ -3,8 +3,13 @@
 # (tools/dataset_converters/make_photo_dataset.py writes it to data/photos).
 # Changes from the paper's setting: a 6-layer, 128-dim ViT; 96 px inputs
 # (36 tokens of 16 px); 16 px mask patches (the paper's 32 px at 192 px,
-# scaled with the image); batch 32; 1 warm-up epoch; lr 1.5e-3.
-_base_ = ['../simmim_vit-base_8xb256_in1k.py']
+# scaled with the image); batch 32; 1 warm-up epoch; lr 1.5e-3. A k-NN
+# evaluation of the encoder every 10 epochs (../_base_/datasets/
+# photos_knn_96px.py).
+_base_ = [
+    '../simmim_vit-base_8xb256_in1k.py',
+    '../_base_/datasets/photos_knn_96px.py'
+]
 
 img_size = 96
 data_root = 'data/photos'

@@ -50,16 +50,19 @@ def pretrain_and_probe(name: str,
     Returns:
         dict: ``name``, ``seed``, ``pretrain_config``, ``loss`` and
         ``loss_epoch`` (the logged pre-training losses and their epochs),
-        ``final_loss`` (mean logged loss of the last epoch), ``top1`` and
-        ``top5`` (probe accuracy, %), ``pretrain_seconds``,
-        ``probe_seconds`` and ``checkpoint``; the pre-training entries are
-        empty or NaN for a given checkpoint.
+        ``final_loss`` (mean logged loss of the last epoch),
+        ``knn_curve`` and ``knn_epoch`` (the k-NN top-1 accuracies, %, a
+        pre-training config with a ``KNNValLoop`` logged, and their epochs),
+        ``knn_top1`` (the last of them), ``top1`` and ``top5`` (probe
+        accuracy, %), ``pretrain_seconds``, ``probe_seconds`` and
+        ``checkpoint``; the pre-training entries are empty or NaN for a
+        given checkpoint, the k-NN ones for a config without k-NN.
     """
     if (pretrain_config is None) == (checkpoint is None):
         raise ValueError(f'{name}: give a pre-training config or a '
                          'checkpoint, not both or neither')
     seeded = {'randomness.seed': seed}
-    loss, loss_epoch = [], []
+    loss, loss_epoch, knn_top1, knn_epoch = [], [], [], []
     final_loss = pretrain_seconds = float('nan')
     if checkpoint is None:
         pretrain_dir = osp.join(work_dir, 'pretrain')
@@ -70,7 +73,12 @@ def pretrain_and_probe(name: str,
                 **(pretrain_options or {}),
                 **seeded
             }, nproc, log)
-        records = [r for r in read_scalars(pretrain_dir) if 'loss' in r]
+        scalars = read_scalars(pretrain_dir)
+        records = [r for r in scalars if 'loss' in r]
+        # Logged by a KNNValLoop (the demo configs have one), at its epoch.
+        knn = [r for r in scalars if 'knn/top1' in r]
+        knn_top1 = [float(r['knn/top1']) for r in knn]
+        knn_epoch = [r['step'] for r in knn]
         checkpoint = latest_checkpoint(pretrain_dir)
         if not records or checkpoint is None:
             raise RuntimeError(f'{name}: pre-training in {pretrain_dir} '
@@ -100,6 +108,9 @@ def pretrain_and_probe(name: str,
         loss=loss,
         loss_epoch=loss_epoch,
         final_loss=final_loss,
+        knn_curve=knn_top1,
+        knn_epoch=knn_epoch,
+        knn_top1=knn_top1[-1] if knn_top1 else float('nan'),
         top1=float(metrics[-1]['accuracy/top1']),
         top5=float(metrics[-1].get('accuracy/top5', float('nan'))),
         pretrain_seconds=pretrain_seconds,

@@ -41,6 +41,19 @@ def schedule_options(epochs: int, warmup: int) -> dict:
     }
 
 
+def knn_options(bank_size: int) -> dict:
+    """The default neighbour counts (10, 20, 100, 200) that fit a bank of
+    ``bank_size`` images, for the reduced demo's smaller banks."""
+    ks = [k for k in (10, 20, 100, 200) if k <= bank_size]
+    if not ks:
+        raise ValueError(f'a k-NN bank of {bank_size} images is too small: '
+                         'the demo needs >= 10 training images')
+    if len(ks) == 4:
+        return {}
+    return {'val_evaluator.ks': tuple(ks),
+            'val_evaluator.reported_k': 20 if 20 in ks else ks[-1]}
+
+
 def run_demo(work_dir: str = 'work_dirs/demo',
              methods: Optional[Sequence[str]] = None,
              pretrain_epochs: int = 100,
@@ -52,7 +65,7 @@ def run_demo(work_dir: str = 'work_dirs/demo',
     """Build the embedded dataset, pre-train and probe, write the results.
 
     Writes ``results.json``, ``results.md`` and ``comparison.png`` (loss
-    curves and keypoint weight maps) to ``work_dir``.
+    and k-NN curves, keypoint weight maps) to ``work_dir``.
 
     Args:
         work_dir (str): Output folder; the dataset goes to
@@ -88,6 +101,11 @@ def run_demo(work_dir: str = 'work_dirs/demo',
 
     pretrain_options = {
         'train_dataloader.dataset.data_root': data_root,
+        # k-NN of the encoder (the demo probe's features) 5 times.
+        'val_dataloader.dataset.data_root': data_root,
+        'val_cfg.bank_dataloader.dataset.data_root': data_root,
+        'val_cfg.interval': max(1, pretrain_epochs // 5),
+        **knn_options(written['train']),
         **schedule_options(pretrain_epochs, max(1, pretrain_epochs // 10)),
         'default_hooks.checkpoint.interval': pretrain_epochs,
         # Log every iteration, so the loss curves hold every step.

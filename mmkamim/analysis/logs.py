@@ -22,7 +22,7 @@ def read_scalars(work_dir: str) -> List[dict]:
                 if line.strip():
                     record = json.loads(line)
                     key = (record.get('step'), 'loss' in record,
-                           'accuracy/top1' in record)
+                           'accuracy/top1' in record, 'knn/top1' in record)
                     records.pop(key, None)
                     records[key] = record
     return list(records.values())

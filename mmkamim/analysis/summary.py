@@ -3,7 +3,7 @@ import math
 import statistics
 from typing import Sequence
 
-_SUMMARISED = ('final_loss', 'top1', 'top5', 'pretrain_seconds',
+_SUMMARISED = ('final_loss', 'knn_top1', 'top1', 'top5', 'pretrain_seconds',
                'probe_seconds')
 
 
@@ -12,7 +12,8 @@ def summarise(name: str, per_seed: Sequence[dict]) -> dict:
     and (sample) standard deviation of every figure.
 
     A figure the run does not have (NaN: the pre-training loss and time of
-    a run that probes a given checkpoint) stays NaN, its spread too.
+    a run that probes a given checkpoint, the k-NN accuracy of a config
+    without k-NN evaluation) stays NaN, its spread too.
     """
     summary = dict(per_seed[0], name=name, seeds=[r['seed'] for r in per_seed],
                    per_seed=list(per_seed))

@@ -29,7 +29,9 @@ def draw_comparison(results: Sequence[Dict],
 
     Args:
         results (Sequence[dict]): Runs with ``name``, ``loss`` and
-            ``loss_epoch`` (logged losses and their epochs) and ``top1``.
+            ``loss_epoch`` (logged losses and their epochs) and ``top1``;
+            with ``knn_curve`` and ``knn_epoch`` (k-NN top-1 during
+            pre-training, %, and its epochs), a k-NN panel below the loss.
         examples (Sequence[dict]): Images with ``img`` (BGR uint8),
             ``keypoint_map`` (H, W) and ``kp_weight`` (H / w_ps, W / w_ps);
             one row each.
@@ -40,9 +42,12 @@ def draw_comparison(results: Sequence[Dict],
         matplotlib.figure.Figure: The figure.
     """
     rows = max(1, len(examples))
-    fig = plt.figure(figsize=(13, 3.2 * rows), constrained_layout=True)
+    with_knn = any(run.get('knn_curve') for run in results)
+    fig = plt.figure(figsize=(13, 3.2 * max(rows, 1 + with_knn)),
+                     constrained_layout=True)
     grid = fig.add_gridspec(rows, 4, width_ratios=[2.2, 1, 1, 1])
-    ax = fig.add_subplot(grid[:, 0])
+    curves = grid[:, 0].subgridspec(1 + with_knn, 1)
+    ax = fig.add_subplot(curves[0])
     for run in results:
         epochs, means = epoch_means(run['loss'], run['loss_epoch'])
         ax.plot(epochs, means,
@@ -53,6 +58,17 @@ def draw_comparison(results: Sequence[Dict],
     ax.set_title('Pre-training loss\n(KAMIM\'s is keypoint-weighted, >= L1)')
     ax.legend()
     ax.grid(alpha=0.3)
+    if with_knn:
+        knn = fig.add_subplot(curves[1], sharex=ax)
+        for run in results:
+            knn.plot(run.get('knn_epoch', []), run.get('knn_curve', []),
+                     marker='o', label=run['name'])
+        knn.set_xlabel('epoch')
+        knn.set_ylabel('k-NN top-1 (%)')
+        knn.set_title('k-NN top-1 of the encoder during pre-training\n'
+                      '(weighted, k = 20, on the validation images)')
+        knn.legend()
+        knn.grid(alpha=0.3)
     for row, example in enumerate(examples):
         img = example['img'][..., ::-1]
         weight = example['kp_weight']

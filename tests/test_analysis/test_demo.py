@@ -19,10 +19,15 @@ def test_demo_runs_end_to_end_in_reduced_mode(tmp_path):
     for result in results:
         assert 0 <= result['top1'] <= 100 and result['loss']
         assert result['pretrain_seconds'] > 0 and result['probe_seconds'] > 0
+        # k-NN of the encoder after each of the 2 epochs (interval 1 here).
+        assert result['knn_epoch'] == [1, 2]
+        assert result['knn_top1'] == result['knn_curve'][-1]
+        assert all(0 <= top1 <= 100 for top1 in result['knn_curve'])
     saved = json.loads((tmp_path / 'results.json').read_text())
     assert [r['name']
             for r in saved['runs']] == ['SimMIM', 'KAMIM', 'PixMIM']
-    assert (tmp_path / 'results.md').read_text().count('|') > 10
+    table = (tmp_path / 'results.md').read_text()
+    assert '| k-NN top-1 (%) |' in table and table.count('|') > 10
     assert osp.getsize(tmp_path / 'comparison.png') > 10_000
     # The weight maps through the KAMIM pipeline, every method's
     # reconstructions.

@@ -11,9 +11,12 @@ from mmpretrain.registry import MODELS
 
 from mmkamim.engine.hooks.check_pretrained_hook import check_backbone_weights
 
-BENCHMARKS = sorted(
+CONFIGS = sorted(
     osp.basename(p)
     for p in glob.glob(osp.join(CONFIG_DIR, 'benchmarks', '*.py')))
+# The k-NN configs train nothing: they read their probe's features.
+KNN = [name for name in CONFIGS if '-knn_' in name]
+BENCHMARKS = [name for name in CONFIGS if name not in KNN]
 
 
 def load(name):
@@ -90,6 +93,23 @@ def test_benchmark_follows_the_paper(name):
     width = cfg.model.head.in_channels
     assert model.extract_feat(torch.zeros(1, 3, 192, 192))[0].shape == (
         1, width)
+
+
+@pytest.mark.parametrize('name', KNN)
+def test_knn_reads_its_probes_features_of_train_and_val(name):
+    cfg = load(name)
+    probe = load(name.replace('-knn_', '-linear-coslr-100e_'))
+    assert cfg.model == probe.model
+    assert cfg.val_dataloader == probe.val_dataloader
+    bank = cfg.val_cfg.bank_dataloader
+    assert bank.dataset.pipeline == probe.test_pipeline
+    assert bank.sampler == dict(type='DefaultSampler', shuffle=False)
+    queries = cfg.val_dataloader.dataset
+    if 'split' in queries:
+        assert (bank.dataset.split, queries.split) in (('train', 'val'),
+                                                       ('train', 'test'))
+    assert cfg.val_cfg.type == 'KNNValLoop'
+    assert cfg.val_evaluator.type == 'KNNAccuracy'
 
 
 def test_probe_feature_is_the_pooled_8th_block():

@@ -29,6 +29,8 @@ def test_compare_tool_writes_one_table_and_one_figure(tmp_path,
     results = json.loads((work_dir / 'results.json').read_text())
     assert results['settings']['seeds'] == [3]
     assert [r['name'] for r in results['runs']] == ['SimMIM', 'PixMIM']
+    for run in results['runs']:  # the tiny configs' k-NN, after epoch 2
+        assert run['knn_epoch'] == [2] and 0 <= run['knn_top1'] <= 100
     table = (work_dir / 'results.md').read_text().splitlines()
     assert len(table) == 4 and table[2].startswith('| SimMIM |')
     assert osp.getsize(work_dir / 'comparison.png') > 10_000
@@ -107,5 +109,6 @@ def test_overrides_sweep_seeds_skip_and_probe_only(tmp_path, photo_dataset):
                                   'results.md').read_text().splitlines()
                 if line.startswith('| Released |')]
     cells = [cell.strip() for cell in line.strip('|').split('|')]
-    assert cells[1] == '-' and cells[4] == '-'  # loss, pre-training time
-    assert ' ± ' in cells[2]  # probe top-1 over the two seeds
+    # Loss, k-NN during pre-training, pre-training time.
+    assert cells[1] == cells[2] == cells[5] == '-'
+    assert ' ± ' in cells[3]  # probe top-1 over the two seeds

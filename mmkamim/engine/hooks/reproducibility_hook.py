@@ -1,9 +1,7 @@
 """Resume a run exactly where it stopped, and account for skipped files."""
 import logging
-import random
 from typing import Dict, List, Optional, Set, Tuple
 
-import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dist import (
@@ -22,38 +20,10 @@ from mmpretrain.registry import HOOKS
 from mmkamim.datasets.samplers import ReproducibleSampler
 from mmkamim.utils.checkpoint_files import checkpoint_to_load, resume_problems
 from mmkamim.utils.errors import UsageError
+from mmkamim.utils.random_state import rng_state, set_rng_state
 
 from ..runners import ResumableIterBasedTrainLoop
 from ..schedulers import ProgressSchedule
-
-
-def rng_state() -> dict:
-    """This process's random generators, as tensors and builtins (so that
-    the checkpoint loads with ``weights_only=True``)."""
-    version, python, gauss = random.getstate()
-    _, keys, pos, has_gauss, cached = np.random.get_state()
-    state = dict(
-        python=dict(version=version, state=torch.tensor(python),
-                    gauss=gauss),
-        numpy=dict(keys=torch.from_numpy(keys.astype(np.int64)), pos=pos,
-                   has_gauss=has_gauss, cached=cached),
-        torch=torch.get_rng_state())
-    if torch.cuda.is_available():
-        state['cuda'] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    """Restore what :func:`rng_state` saved."""
-    python = state['python']
-    random.setstate((python['version'], tuple(python['state'].tolist()),
-                     python['gauss']))
-    numpy = state['numpy']
-    np.random.set_state(('MT19937', numpy['keys'].numpy().astype(np.uint32),
-                         numpy['pos'], numpy['has_gauss'], numpy['cached']))
-    torch.set_rng_state(state['torch'])
-    if 'cuda' in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state['cuda'])
 
 
 @HOOKS.register_module()

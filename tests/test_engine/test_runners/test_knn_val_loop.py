@@ -1,0 +1,106 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+from conftest import build_runner, tiny_demo_config
+from mmengine.config import Config
+
+from mmkamim.utils.errors import UsageError
+
+
+def trained_parameters(tmp_path, photo_dataset, knn: bool, extra=''):
+    config = tiny_demo_config(
+        tmp_path, photo_dataset, 'simmim_vit-micro_1xb32_photos-96px.py',
+        extra + ('\nval_cfg.update(interval=1)' if knn else
+                 '\nval_cfg = None\nval_dataloader = None\n'
+                 'val_evaluator = None'))
+    runner = build_runner(Config.fromfile(config), tmp_path / f'knn{knn}')
+    runner.train()
+    return {k: v.clone() for k, v in runner.model.state_dict().items()}
+
+
+def test_the_evaluation_leaves_the_training_untouched(tmp_path,
+                                                      photo_dataset):
+    # After each of 2 epochs the encoder is evaluated (eval mode, its own
+    # dataloaders); the next epoch trains exactly as without it: drop path
+    # and the sampler draw from the same generators. (A worker process
+    # runs the seeded pipeline, which would otherwise reseed this process's
+    # generators sample by sample.)
+    extra = ("model['backbone']['drop_path_rate'] = 0.1\n"
+             "train_dataloader['num_workers'] = 1")
+    on = trained_parameters(tmp_path, photo_dataset, True, extra)
+    off = trained_parameters(tmp_path, photo_dataset, False, extra)
+    assert on.keys() == off.keys()
+    for name in on:
+        assert torch.equal(on[name], off[name]), name
+
+
+def test_the_evaluation_draws_from_no_global_generator(tmp_path,
+                                                     photo_dataset):
+    config = tiny_demo_config(tmp_path, photo_dataset,
+                              'simmim_vit-micro_1xb32_photos-96px.py')
+    runner = build_runner(Config.fromfile(config), tmp_path / 'work')
+    loop = runner.build_val_loop(runner._val_loop)
+    before = (torch.get_rng_state(), np.random.get_state()[1].copy(),
+              random.getstate())
+    loop.run()
+    assert torch.equal(torch.get_rng_state(), before[0])
+    assert np.array_equal(np.random.get_state()[1], before[1])
+    assert random.getstate() == before[2]
+
+
+def test_metrics_reach_the_hooks_every_interval_and_after_the_last(
+        tmp_path, photo_dataset):
+    config = tiny_demo_config(
+        tmp_path, photo_dataset, 'simmim_vit-micro_1xb32_photos-96px.py',
+        "train_cfg = dict(max_epochs=3)\n"
+        "val_cfg.update(interval=2)\n"
+        "default_hooks = dict(checkpoint=dict(interval=3, "
+        "save_best='knn/top1', rule='greater'))")
+    runner = build_runner(Config.fromfile(config), tmp_path / 'work')
+    seen = []
+    original = runner.val_loop.metric.evaluate_features
+
+    def record(bank, queries):
+        metrics = original(bank, queries)
+        seen.append((runner.epoch, len(bank.indices), len(queries.indices),
+                     metrics))
+        return metrics
+
+    runner.val_loop.metric.evaluate_features = record
+    runner.train()
+    assert [s[:3] for s in seen] == [(2, 54, 36), (3, 54, 36)]
+    metrics = seen[-1][3]
+    assert set(metrics) == {
+        'knn/top1', 'knn/top5', 'knn/top1_k5', 'knn/top5_k5',
+        'knn/top1_k20', 'knn/top5_k20'
+    }
+    assert metrics['knn/top1'] == metrics['knn/top1_k20']
+    # CheckpointHook(save_best=...) read them as from any validation.
+    best = sorted(p.name for p in (tmp_path / 'work').glob('best_*.pth'))
+    assert len(best) == 1 and best[0].startswith('best_knn_top1_epoch_')
+
+
+def test_settings_that_cannot_work_stop_before_training(tmp_path,
+                                                        photo_dataset):
+    def build(extra):
+        config = tiny_demo_config(tmp_path, photo_dataset,
+                                  'simmim_vit-micro_1xb32_photos-96px.py',
+                                  extra)
+        runner = build_runner(Config.fromfile(config), tmp_path / 'bad')
+        return runner.build_val_loop(runner._val_loop)
+
+    with pytest.raises(UsageError, match=r'k=\[100\] for a bank of 54'):
+        build('val_evaluator = dict(ks=(20, 100))')
+    with pytest.raises(UsageError, match='reported_k=20 is not among'):
+        build('val_evaluator = dict(ks=(5, 10))')
+    with pytest.raises(UsageError, match='interval must be >= 1, got 0'):
+        build('val_cfg.update(interval=0)')
+    with pytest.raises(UsageError, match="val_evaluator=dict\\(type='KNN"):
+        build("val_evaluator = dict(_delete_=True, type='Accuracy')")
+    # A bank without labels is found at the first batch.
+    loop = build("val_cfg['bank_dataloader']['dataset']['with_label'] = "
+                 'False')
+    with pytest.raises(UsageError, match='has no class label'):
+        loop.run()

@@ -1,0 +1,102 @@
+import pytest
+import torch
+from conftest import TINY_VIT, tiny_demo_config
+from mmengine.config import Config
+from mmengine.runner import load_checkpoint
+from mmpretrain.models import MAEViT, SwinTransformer, VisionTransformer
+from mmpretrain.registry import MODELS
+
+from mmkamim.models import LinearProbeSwin
+from mmkamim.models.utils import encoder_features
+
+
+def images(count=4, size=96):
+    generator = torch.Generator().manual_seed(0)
+    return torch.randn(count, 3, size, size, generator=generator)
+
+
+def test_features_are_what_the_linear_probe_reads(tmp_path, photo_dataset,
+                                                  kamim_checkpoint):
+    # The probe: the checkpoint's backbone cut after block 1, its patch
+    # tokens average-pooled by the probe's neck. k-NN reads the same from
+    # the pre-training encoder, and from the probe's backbone.
+    probe_cfg = Config.fromfile(
+        tiny_demo_config(tmp_path, photo_dataset,
+                         'vit-micro-p16_1xb32-linear_photos-96px.py'))
+    probe_cfg.model.backbone.init_cfg.checkpoint = kamim_checkpoint
+    probe = MODELS.build(probe_cfg.model)
+    probe.init_weights()
+    pre_cfg = Config.fromfile(
+        tiny_demo_config(tmp_path, photo_dataset,
+                         'kamim_vit-micro_1xb32_photos-96px.py'))
+    encoder = MODELS.build(pre_cfg.model)
+    load_checkpoint(encoder, kamim_checkpoint, map_location='cpu')
+    probe.eval(), encoder.eval()
+    x = images()
+    with torch.no_grad():
+        expected = probe.extract_feat(x)[0]
+        read = encoder_features(encoder.backbone, x, layers=(1, ))
+        from_probe = encoder_features(probe.backbone, x)
+    assert expected.shape == (4, 32)
+    torch.testing.assert_close(read, expected)
+    torch.testing.assert_close(from_probe, expected)
+
+
+def test_an_mae_encoder_reads_the_whole_image():
+    # MAEViT masks unless given mask=None; the features are those of a
+    # plain ViT with the same weights, every patch seen.
+    torch.manual_seed(0)
+    mae = MAEViT(arch=TINY_VIT, img_size=96, mask_ratio=0.75)
+    vit = VisionTransformer(arch=TINY_VIT, img_size=96, out_indices=[0],
+                            out_type='featmap')
+    mae.eval(), vit.eval()  # (their train() returns None)
+    missing = vit.load_state_dict(mae.state_dict(), strict=False)
+    assert missing.missing_keys == []
+    x = images()
+    with torch.no_grad():
+        expected = vit(x)[0].mean((2, 3))
+        first = encoder_features(mae, x, layers=(1, ))
+        again = encoder_features(mae, x, layers=(1, ))
+    torch.testing.assert_close(first, expected)
+    assert torch.equal(first, again)
+
+
+def test_options_class_token_and_concatenated_blocks():
+    torch.manual_seed(0)
+    vit = VisionTransformer(arch=TINY_VIT, img_size=96,
+                            out_indices=[0, 1], out_type='raw',
+                            final_norm=False)
+    vit.eval()
+    x = images()
+    with torch.no_grad():
+        tokens = vit(x)  # (B, 1 + 36, 32) after blocks 1 and 2
+        both = encoder_features(vit, x, layers=(1, 2))
+        cls = encoder_features(vit, x, token='cls')
+    torch.testing.assert_close(
+        both, torch.cat([t[:, 1:].mean(1) for t in tokens], 1))
+    torch.testing.assert_close(cls, tokens[1][:, 0])  # default: last block
+
+
+def test_swin_reads_its_last_stage_before_the_final_norm():
+    torch.manual_seed(0)
+    swin = SwinTransformer(arch='tiny', img_size=64, drop_path_rate=0.0,
+                           pad_small_map=True)
+    swin.eval()
+    probe = LinearProbeSwin(arch='tiny', img_size=64, drop_path_rate=0.0,
+                            pad_small_map=True)
+    probe.load_state_dict(swin.state_dict(), strict=False)
+    x = images(2, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(encoder_features(swin, x),
+                                   probe(x)[0].mean((2, 3)))
+    with pytest.raises(ValueError, match='apply to ViTs only'):
+        encoder_features(swin, x, layers=(1, ))
+
+
+def test_bad_options_are_named():
+    vit = VisionTransformer(arch=TINY_VIT, img_size=96)
+    with pytest.raises(ValueError, match=r'layers \[3\]: this ViT has '
+                       'blocks 1 to 2'):
+        encoder_features(vit, images(1), layers=(3, ))
+    with pytest.raises(ValueError, match="token must be .*'mean'"):
+        encoder_features(vit, images(1), token='mean')
