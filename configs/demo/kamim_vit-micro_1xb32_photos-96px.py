@@ -16,3 +16,6 @@ train_pipeline = _base_.train_pipeline[:-1] + [
     dict(type='PackInputs', algorithm_keys=['kp_weight']),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# SimMIM's normalisation; the packed weights become tensors (which
+# compile=True needs).
+data_preprocessor = dict(type='PipelineWeightsDataPreprocessor')

@@ -13,7 +13,8 @@ def keypoints_in_pipeline(cfg: Config) -> Config:
     ``KeypointDensity`` in the data pipeline (in the dataloader workers):
     the preprocessor's keypoint settings move to a ``KeypointDensity`` step
     inserted before ``PackInputs``, which also packs ``kp_weight``, and the
-    preprocessor becomes MMPretrain's ``SelfSupDataPreprocessor`` with the
+    preprocessor becomes a ``PipelineWeightsDataPreprocessor`` (MMPretrain's
+    ``SelfSupDataPreprocessor``, the packed weights as tensors) with the
     same normalisation. ORB, SIFT and the ``'point'`` raster need this.
 
     Args:
@@ -39,7 +40,7 @@ def keypoints_in_pipeline(cfg: Config) -> Config:
     keypoints = {k: preprocessor.pop(k) for k in KeypointSettings.names()
                  if k in preprocessor}
     preprocessor.pop('compile', None)
-    preprocessor.type = 'SelfSupDataPreprocessor'
+    preprocessor.type = 'PipelineWeightsDataPreprocessor'
     pack = pipeline[-1]
     pack.algorithm_keys = list(pack.get('algorithm_keys', [])) + [
         'kp_weight'

@@ -134,7 +134,8 @@ def test_cfg_options_change_kamim_hyperparameters():
         density = TRANSFORMS.build(pipeline[-2])
         assert (density.temperature, density.patch_size,
                 density.detector_kwargs['threshold']) == (0.1, 16, 20)
-        assert cfg.model.data_preprocessor.type == 'SelfSupDataPreprocessor'
+        assert cfg.model.data_preprocessor.type == \
+            'PipelineWeightsDataPreprocessor'
         MODELS.build(cfg.model.data_preprocessor)
 
 

@@ -2,9 +2,9 @@ from .encoder_features import encoder_features
 from .frozen import FrozenBackboneMixin
 from .kamim_data_preprocessor import KAMIMDataPreprocessor
 from .keypoint_weights import expand_cells, stack_field
+from .pipeline_weights_data_preprocessor import PipelineWeightsDataPreprocessor
 
 __all__ = [
     'FrozenBackboneMixin', 'KAMIMDataPreprocessor', 'encoder_features',
-    'expand_cells',
-    'stack_field'
+    'expand_cells', 'PipelineWeightsDataPreprocessor', 'stack_field'
 ]
