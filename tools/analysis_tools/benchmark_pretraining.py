@@ -16,7 +16,13 @@ written to JSON:
    transform: weights precomputed in the batch) on the same model, batch and
    device, interleaved; peak memory (``torch.cuda.max_memory_allocated``) on
    CUDA only. Defaults: ViT-T, batch 8 on the CPU; ViT-B, batch 256 with
-   bf16 AMP on CUDA.
+   bf16 AMP on CUDA. With ``--compile``, each method also compiled
+   (``torch.compile`` of ``train_step``, as ``compile=True`` does; the
+   first, compiling call timed apart). Each step's training FLOPs (3 x the
+   forward of encoder and neck, counted by mmengine's ``FlopAnalyzer`` with
+   attention added) give the achieved FLOP/s, reported as a fraction of a
+   large matrix product's rate in the training dtype on the same device,
+   measured in the same run (the practical peak).
 
 Example:
     python tools/analysis_tools/benchmark_pretraining.py --out bench.json
@@ -25,6 +31,7 @@ import argparse
 import copy
 import json
 import logging
+import math
 import os
 import os.path as osp
 import random
@@ -37,6 +44,8 @@ import cv2
 import numpy as np
 import torch
 from mmcv.transforms import Compose
+from mmengine.analysis import FlopAnalyzer
+from mmengine.analysis.jit_handles import get_shape
 from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmengine.logging import MMLogger
@@ -148,10 +157,62 @@ def batch_from(pipeline: Compose, paths: List[str], size: int) -> dict:
     return data
 
 
+def _attention_macs(inputs, outputs) -> int:
+    """Multiply-adds of ``scaled_dot_product_attention`` (q k^T, then the
+    weighted sum of v), which mmengine's counter leaves out."""
+    query, key = get_shape(inputs[0]), get_shape(inputs[1])
+    return 2 * math.prod(query[:-1]) * key[-2] * query[-1]
+
+
+def training_flops(model, data: dict) -> float:
+    """Training FLOPs of one step: 3 x the forward FLOPs (backward about
+    twice the forward) of the encoder and neck, from mmengine's
+    ``FlopAnalyzer`` (matrix products, convolutions and attention; one
+    multiply-add = 2 FLOPs). Element-wise operations, the loss and KAMIM's
+    integer FAST arithmetic are not counted."""
+    model = copy.deepcopy(model).float().cpu().eval()
+    images = data['inputs'].float().cpu()
+    masks = torch.stack([s.mask for s in data['data_samples']]).cpu()
+    with torch.no_grad():
+        latent = model.backbone(images, masks)
+    macs = 0
+    for module, inputs in ((model.backbone, (images, masks)),
+                           (model.neck, (latent[0], ))):
+        analyzer = FlopAnalyzer(module, inputs)
+        analyzer.set_op_handle('aten::scaled_dot_product_attention',
+                               _attention_macs)
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
+        macs += analyzer.total()
+    return 3 * 2 * float(macs)
+
+
+def matmul_rate(device: str, dtype: torch.dtype, size: int,
+                repeats: int = 10) -> float:
+    """FLOP/s of a large square matrix product in ``dtype`` on ``device``:
+    the machine's practical dense peak, measured in the same run."""
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=generator).to(device, dtype)
+    b = torch.randn(size, size, generator=generator).to(device, dtype)
+    a @ b
+    best = float('inf')
+    for _ in range(3):
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return 2 * size**3 / best
+
+
 class StepTimer:
     """``model.train_step`` of one method, timed on its device."""
 
-    def __init__(self, cfg: Config, data: dict, device: str, amp: bool):
+    def __init__(self, cfg: Config, data: dict, device: str, amp: bool,
+                 compiled: bool = False):
         init_default_scope('mmpretrain')
         torch.manual_seed(0)
         self.model = MODELS.build(cfg.model).to(device)
@@ -164,6 +225,16 @@ class StepTimer:
         self.data = data
         self.device = device
         self.peak_mb = 0.0
+        self.compile_seconds = None
+        if compiled:
+            # As mmengine's Runner(compile=True) does; the first call
+            # compiles, and is timed apart.
+            self.model.train_step = torch.compile(self.model.train_step)
+            self.sync()
+            start = time.perf_counter()
+            self.model.train_step(copy.copy(self.data), self.optim)
+            self.sync()
+            self.compile_seconds = time.perf_counter() - start
 
     def sync(self) -> None:
         if self.device == 'cuda':
@@ -185,8 +256,8 @@ class StepTimer:
         return elapsed
 
 
-def step_times(timers: Dict[str, StepTimer], rounds: int, steps: int,
-               warmup: int) -> Dict[str, float]:
+def step_times(timers: Dict, rounds: int, steps: int,
+               warmup: int) -> Dict:
     """Median-round milliseconds per step, methods interleaved."""
     for timer in timers.values():
         timer.steps(warmup)
@@ -239,6 +310,12 @@ def main() -> None:
     parser.add_argument('--steps', type=int, default=None,
                         help='steps per round (default: 10 CUDA, 2 CPU)')
     parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--compile', action='store_true',
+                        help='also time each step compiled (torch.compile '
+                        'of train_step, as compile=True does)')
+    parser.add_argument('--matmul-size', type=int, default=None,
+                        help='side of the matrix product that measures the '
+                        'peak (default: 8192 on CUDA, 2048 on the CPU)')
     parser.add_argument('--skip-pipeline', action='store_true')
     parser.add_argument('--skip-steps', action='store_true')
     parser.add_argument('--out', help='JSON file for the results')
@@ -304,33 +381,59 @@ def main() -> None:
 
         if not args.skip_steps:
             timers = {}
+            modes = ['eager'] + (['compiled'] if args.compile else [])
             for name, cfg in methods.items():
                 pipeline = Compose(cfg.train_dataloader.dataset.pipeline)
-                timers[name] = StepTimer(cfg, batch_from(pipeline, paths,
-                                                         batch), device, amp)
+                data = batch_from(pipeline, paths, batch)
+                for mode in modes:
+                    timers[(name, mode)] = StepTimer(
+                        cfg, data, device, amp, compiled=mode == 'compiled')
             ms = step_times(timers, args.rounds, steps, args.warmup)
-            alone = weights_alone(timers['KAMIM (device)'], args.rounds,
-                                  steps)
+            alone = weights_alone(timers[('KAMIM (device)', 'eager')],
+                                  args.rounds, steps)
             result['device_weights_ms_per_batch'] = alone
-            base = ms['SimMIM']
+            simmim_timer = timers[('SimMIM', 'eager')]
+            flops = training_flops(simmim_timer.model, simmim_timer.data)
+            dtype = torch.bfloat16 if amp else torch.float32
+            size = args.matmul_size or (8192 if cuda else 2048)
+            peak = matmul_rate(device, dtype, size)
+            base = ms[('SimMIM', 'eager')]
             result.update(
-                step_ms=ms, arch=arch, batch=batch, amp=amp,
-                peak_memory_mb={n: t.peak_mb for n, t in timers.items()}
+                step_ms={f'{n} ({m})': t for (n, m), t in ms.items()},
+                compile_seconds={
+                    f'{n} ({m})': t.compile_seconds
+                    for (n, m), t in timers.items() if t.compile_seconds},
+                training_flops_per_step=flops, matmul_flops_per_s=peak,
+                matmul=dict(size=size, dtype=str(dtype)), arch=arch,
+                batch=batch, amp=amp,
+                peak_memory_mb={f'{n} ({m})': t.peak_mb
+                                for (n, m), t in timers.items()}
                 if cuda else None)
             rows = []
-            for name, t in ms.items():
-                row = [name, f'{t:.1f}', f'{t / base:.3f}']
+            for (name, mode), t in ms.items():
+                timer = timers[(name, mode)]
+                achieved = flops / (t / 1e3)
+                row = [name, mode, f'{t:.1f}', f'{batch / t * 1e3:.0f}',
+                       f'{t / base:.3f}', f'{achieved / 1e12:.3f}',
+                       f'{100 * achieved / peak:.1f}',
+                       f'{timer.compile_seconds:.0f}'
+                       if timer.compile_seconds else '-']
                 if cuda:
-                    row.append(f'{timers[name].peak_mb:.0f}')
+                    row.append(f'{timer.peak_mb:.0f}')
                 rows.append(row)
             print()
             print(table(
                 f'Training step ({arch}, batch {batch}, {device}'
                 f'{", bf16 AMP" if amp else ""}; median of {args.rounds} '
                 f'interleaved rounds of {steps} steps):', rows,
-                ['method', 'ms / step', 'vs SimMIM'] +
+                ['method', 'mode', 'ms / step', 'images / s', 'vs SimMIM',
+                 'TFLOP/s', '% of matmul peak', 'compile (s)'] +
                 (['peak memory (MB)'] if cuda else [])))
-            pre = timers['KAMIM (device)'].model.data_preprocessor
+            print(f'training FLOPs per step: {flops / 1e9:.1f} G (3 x the '
+                  'forward of encoder and neck, FlopAnalyzer\'s matrix '
+                  'products and attention; FAST not counted); matmul peak: '
+                  f'{peak / 1e12:.3f} TFLOP/s ({size} x {size}, {dtype})')
+            pre = timers[('KAMIM (device)', 'eager')].model.data_preprocessor
             how = 'compiled' if pre.compiled else 'eager'
             print(f'KAMIMDataPreprocessor.keypoint_weights alone: '
                   f'{alone:.2f} ms per batch of {batch} ({how})')
