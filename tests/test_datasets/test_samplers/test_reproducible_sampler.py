@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 from conftest import REPO_ROOT, tiny_vit_config
 from mmengine.registry import init_default_scope
@@ -89,6 +90,7 @@ class RecordSamples(Hook):
 '''
 
 
+@pytest.mark.slow  # two training processes, about 35 s
 def test_two_processes_equal_one_with_twice_the_batch(tmp_path,
                                                       image_folder):
     """2 CPU processes over gloo with batch 2 each: the same images, each

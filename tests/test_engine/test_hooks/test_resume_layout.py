@@ -175,6 +175,7 @@ def test_one_process_resumed_with_another_batch(tmp_path, straight, batch):
         done[step['epoch']] += len(step['indices'])
 
 
+@pytest.mark.slow  # about 40 s
 def test_a_second_change_of_layout_stays_right(tmp_path, straight):
     """4 -> 8 at iteration 3, then -> 2 from a checkpoint of the resumed
     run (still in the first epoch)."""
@@ -270,6 +271,7 @@ def test_another_number_of_processes(tmp_path, size, first, then, stop,
             epoch_indices(before, 0)[0]]
 
 
+@pytest.mark.slow  # about 40 s
 def test_iteration_based_loop_resumes_by_position(tmp_path, straight):
     config = tiny_vit_config(tmp_path, straight['folder'],
                              'kamim_vit-base_8xb256_in1k.py',
