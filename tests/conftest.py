@@ -58,9 +58,9 @@ def own_loggers_and_message_hubs():
 _RUN_NUMBERS = itertools.count()
 
 
-def build_runner(cfg, work_dir=None):
-    """``Runner.from_cfg`` with a name no other run of the test session
-    has.
+def build_runner(cfg, work_dir=None, runner_class=None):
+    """``Runner.from_cfg`` (or ``runner_class.from_cfg``) with a name no
+    other run of the test session has.
 
     mmengine names a run (its logger, message hub and visualizer) after the
     config file and the second it started: two runs of one config started
@@ -69,6 +69,7 @@ def build_runner(cfg, work_dir=None):
     Args:
         cfg (Config): The config; its ``work_dir`` is set when given.
         work_dir (str or Path, optional): Work dir of the run.
+        runner_class (type, optional): A ``Runner`` subclass.
 
     Returns:
         Runner: The built runner.
@@ -79,7 +80,7 @@ def build_runner(cfg, work_dir=None):
     parent, leaf = osp.split(osp.abspath(cfg.work_dir))
     cfg.experiment_name = (f'{osp.basename(parent)}-{leaf}-'
                            f'{next(_RUN_NUMBERS)}')
-    return Runner.from_cfg(cfg)
+    return (runner_class or Runner).from_cfg(cfg)
 
 
 def config_path(folder, stem: str):
