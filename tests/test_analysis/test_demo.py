@@ -6,6 +6,7 @@ import pytest
 from mmkamim.analysis.demo import run_demo
 
 
+@pytest.mark.slow  # three methods pre-trained and probed, about 80 s
 def test_demo_runs_end_to_end_in_reduced_mode(tmp_path):
     lines = []
     results = run_demo(

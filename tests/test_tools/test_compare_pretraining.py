@@ -7,6 +7,7 @@ import pytest
 from conftest import REPO_ROOT, tiny_demo_config
 
 
+@pytest.mark.slow  # two runs pre-trained and probed, about 50 s
 def test_compare_tool_writes_one_table_and_one_figure(tmp_path,
                                                       photo_dataset):
     simmim = tiny_demo_config(tmp_path, photo_dataset,

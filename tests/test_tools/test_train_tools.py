@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import torch
 from conftest import REPO_ROOT, tiny_demo_config, tiny_vit_config
 from mmengine.fileio import load
@@ -35,6 +36,7 @@ def test_dist_train_runs_two_processes_on_cpu(tmp_path, image_folder):
     assert checkpoint['meta']['iter'] == 3
 
 
+@pytest.mark.slow  # three training processes, about 40 s
 def test_train_py_resumes_and_takes_cfg_options(tmp_path, image_folder):
     config = tiny_vit_config(tmp_path, image_folder,
                              'kamim_vit-base_8xb256_in1k.py')

@@ -66,6 +66,8 @@ def monitor(runner) -> LossScaleMonitorHook:
                 if isinstance(h, LossScaleMonitorHook))
 
 
+@pytest.mark.slow  # 40 steps at T = 0.1, about 40 s
+@pytest.mark.numerics
 def test_skipped_steps_are_the_steps_adamw_did_not_take(
         tmp_path, image_folder):
     config = fp16_config(
