@@ -4,6 +4,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmpretrain.registry import RUNNERS
 
+from mmkamim.engine.optimizers import with_fused_adam
 from mmkamim.utils.config_checks import check_training_config
 
 
@@ -29,7 +30,25 @@ class CheckedRunner(Runner):
     iteration. The forward is the same for the plain model and inside the
     DDP wrapper; the data preprocessor, the optimizer step and the logging
     run eagerly.
+
+    Adam and AdamW step in torch's fused kernel where the running torch has
+    one for the training device and the config sets neither ``fused`` nor
+    ``foreach`` (:func:`~mmkamim.engine.optimizers.with_fused_adam`).
     """
+
+    def build_optim_wrapper(self, optim_wrapper):
+        if isinstance(optim_wrapper, dict):
+            model = self.model.module if is_model_wrapper(
+                self.model) else self.model
+            device = next(model.parameters()).device
+            fused = with_fused_adam(optim_wrapper, device)
+            if fused is not optim_wrapper:
+                self.logger.info(
+                    f'{fused["optimizer"]["type"]} steps in torch\'s fused '
+                    f'kernel on {device.type} (set optim_wrapper.optimizer.'
+                    'fused=False for torch\'s default)')
+            optim_wrapper = fused
+        return super().build_optim_wrapper(optim_wrapper)
 
     def _maybe_compile(self, target: str) -> None:
         compile_cfg = self.cfg.get('compile', None)
