@@ -5,6 +5,7 @@ from mmengine.runner import Runner
 from mmpretrain.registry import RUNNERS
 
 from mmkamim.engine.optimizers import with_fused_adam
+from mmkamim.models.utils import compile_forward
 from mmkamim.utils.config_checks import check_training_config
 
 
@@ -29,7 +30,9 @@ class CheckedRunner(Runner):
     file name, and the message hub's logging, and compiled again at every
     iteration. The forward is the same for the plain model and inside the
     DDP wrapper; the data preprocessor, the optimizer step and the logging
-    run eagerly.
+    run eagerly. NumPy scalars in the modules become Python numbers first
+    (:func:`~mmkamim.models.utils.compile_forward`), which removes the
+    graph break at each of a ViT's stochastic-depth layers.
 
     Adam and AdamW step in torch's fused kernel where the running torch has
     one for the training device and the config sets neither ``fused`` nor
@@ -58,7 +61,7 @@ class CheckedRunner(Runner):
         model = self.model.module if is_model_wrapper(
             self.model) else self.model
         if not getattr(model, '_mmkamim_compiled', False):
-            model.compile(**compile_cfg)
+            compile_forward(model, **compile_cfg)
             model._mmkamim_compiled = True
             self.logger.info(
                 'The model\'s forward is compiled (torch.compile); the '

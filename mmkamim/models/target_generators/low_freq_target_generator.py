@@ -1,5 +1,5 @@
 """PixMIM's low-frequency reconstruction target."""
-from typing import Dict, Sequence, Tuple
+from typing import Sequence
 
 import torch
 from mmengine.model import BaseModule
@@ -19,8 +19,10 @@ class LowFreqTargetGenerator(BaseModule):
     frequencies inside an ideal circle of radius ``radius`` around
     ((H - 1) / 2, (W - 1) / 2), take the inverse FFT without undoing the
     shift, keep the magnitude (which removes the phase ramp the missing
-    inverse shift leaves) and normalise again. The circle is built once per
-    image size and device and reused.
+    inverse shift leaves) and normalise again. The circle is built on the
+    images' device at each call: a few element-wise operations, which a
+    compiled forward folds into its graph (a cache filled at the first call
+    made ``torch.compile`` compile the forward a second time).
 
     Args:
         radius (float): Radius of the low-pass circle in frequency bins
@@ -45,7 +47,6 @@ class LowFreqTargetGenerator(BaseModule):
             'mean', torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer(
             'std', torch.tensor(std).view(1, -1, 1, 1), persistent=False)
-        self._filters: Dict[Tuple, torch.Tensor] = {}
 
     def low_pass_filter(self, height: int, width: int,
                         device: torch.device) -> torch.Tensor:
@@ -59,14 +60,13 @@ class LowFreqTargetGenerator(BaseModule):
         Returns:
             torch.Tensor: (H, W) float32, 1 inside the circle, 0 outside.
         """
-        key = (height, width, str(device))
-        if key not in self._filters:
-            rows = torch.arange(height, dtype=torch.float64) - (height - 1) / 2
-            cols = torch.arange(width, dtype=torch.float64) - (width - 1) / 2
-            distance = rows[:, None]**2 + cols[None, :]**2
-            self._filters[key] = (distance <= self.radius**2).to(
-                device=device, dtype=torch.float32)
-        return self._filters[key]
+        # Half-integer offsets and their squares are exact in float64.
+        rows = torch.arange(height, dtype=torch.float64,
+                            device=device) - (height - 1) / 2
+        cols = torch.arange(width, dtype=torch.float64,
+                            device=device) - (width - 1) / 2
+        distance = rows[:, None]**2 + cols[None, :]**2
+        return (distance <= self.radius**2).float()
 
     @torch.no_grad()
     def forward(self, imgs: torch.Tensor) -> torch.Tensor:

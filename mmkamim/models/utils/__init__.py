@@ -1,3 +1,4 @@
+from .compile_forward import compile_forward, python_scalars
 from .encoder_features import encoder_features
 from .frozen import FrozenBackboneMixin
 from .kamim_data_preprocessor import KAMIMDataPreprocessor
@@ -5,6 +6,7 @@ from .keypoint_weights import expand_cells, stack_field
 from .pipeline_weights_data_preprocessor import PipelineWeightsDataPreprocessor
 
 __all__ = [
-    'FrozenBackboneMixin', 'KAMIMDataPreprocessor', 'encoder_features',
-    'expand_cells', 'PipelineWeightsDataPreprocessor', 'stack_field'
+    'compile_forward', 'python_scalars', 'FrozenBackboneMixin',
+    'KAMIMDataPreprocessor', 'encoder_features', 'expand_cells',
+    'PipelineWeightsDataPreprocessor', 'stack_field'
 ]

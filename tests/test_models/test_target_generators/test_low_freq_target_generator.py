@@ -70,14 +70,14 @@ def test_small_radius_leaves_a_smooth_image():
     assert high_frequency_share(smooth, 6) < 1e-3  # ... made smooth
 
 
-def test_filter_is_built_once_per_size():
-    generator = LowFreqTargetGenerator(10)
-    generator(torch.zeros(2, 3, 32, 32))
-    first = generator.low_pass_filter(32, 32, torch.device('cpu'))
-    generator(torch.zeros(1, 3, 32, 32))
-    assert generator.low_pass_filter(32, 32, torch.device('cpu')) is first
-    generator(torch.zeros(1, 3, 48, 40))
-    assert len(generator._filters) == 2
+def test_filter_is_the_circle_around_the_centre():
+    radius = 10
+    circle = LowFreqTargetGenerator(radius).low_pass_filter(
+        48, 40, torch.device('cpu'))
+    expected = [[float((i - 23.5)**2 + (j - 19.5)**2 <= radius**2)
+                 for j in range(40)] for i in range(48)]
+    assert circle.dtype == torch.float32
+    assert circle.tolist() == expected
 
 
 @pytest.mark.parametrize('radius', [0, -3, float('nan')])
