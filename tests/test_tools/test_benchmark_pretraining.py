@@ -1,6 +1,7 @@
 import importlib.util
 import os.path as osp
 
+import pytest
 import torch
 from conftest import REPO_ROOT, TINY_VIT, tiny_model_config
 from mmengine.registry import init_default_scope
@@ -43,3 +44,16 @@ def test_training_flops_count_every_product_and_the_attention():
     # adds are under 1 %.
     expected = 3 * 2 * batch * macs
     assert expected <= flops <= 1.01 * expected
+
+
+@pytest.mark.slow
+def test_compile_time_counts_one_graph_and_no_break():
+    # What --compile-time reports for each method (here in this process):
+    # the compiled KAMIM step is one graph, with no graph break.
+    tool = load_tool()
+    init_default_scope('mmpretrain')
+    cfg = tiny_model_config('kamim_vit-base_8xb256_in1k.py')
+    found = tool.compile_time_of(cfg, 'cpu', amp=False, batch=2, steps=1,
+                                 rounds=1)
+    assert found['graphs'] == 1 and found['graph_breaks'] == {}
+    assert found['first_step_s'] > found['step_s'] > 0

@@ -16,13 +16,19 @@ written to JSON:
    transform: weights precomputed in the batch) on the same model, batch and
    device, interleaved; peak memory (``torch.cuda.max_memory_allocated``) on
    CUDA only. Defaults: ViT-T, batch 8 on the CPU; ViT-B, batch 256 with
-   bf16 AMP on CUDA. With ``--compile``, each method also compiled
-   (the model's forward, as ``compile=True`` does with our runner; the
-   first, compiling call timed apart). Each step's training FLOPs (3 x the
+   bf16 AMP on CUDA; AdamW fused where torch has the kernel, as our runner
+   builds it. With ``--compile``, each method also compiled (the model's
+   forward, as ``compile=True`` does with our runner; the first, compiling
+   call timed apart). With ``--compile-time``, each method is also compiled
+   in a new process with empty inductor and Triton caches: the compile
+   time nothing earlier on the machine shortens, dynamo's graph count and
+   its graph breaks with their reasons. Each step's training FLOPs (3 x the
    forward of encoder and neck, counted by mmengine's ``FlopAnalyzer`` with
    attention added) give the achieved FLOP/s, reported as a fraction of a
    large matrix product's rate in the training dtype on the same device,
-   measured in the same run (the practical peak).
+   measured in the same run (the practical peak); torch's profiler gives
+   the part of the step spent in matrix products (linear layers,
+   attention, convolutions), which compiling cannot shorten.
 
 Example:
     python tools/analysis_tools/benchmark_pretraining.py --out bench.json
@@ -35,7 +41,10 @@ import math
 import os
 import os.path as osp
 import random
+import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from typing import Dict, List, Tuple
@@ -52,11 +61,14 @@ from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
+from torch._dynamo.utils import counters
 
 import mmkamim  # noqa: F401  (registers mmkamim's components)
 from mmkamim.datasets import SampleKey, SeededPipeline
 from mmkamim.datasets.sample_photos import PHOTO_NAMES, load_photo
 from mmkamim.datasets.seeded_pipeline import declared_size
+from mmkamim.engine.optimizers import with_fused_adam
+from mmkamim.models.utils import compile_forward
 from mmkamim.utils import keypoints_in_pipeline
 
 # ReproducibleSampler's default pixel limit, which training applies.
@@ -221,7 +233,9 @@ class StepTimer:
         optim_cfg = copy.deepcopy(cfg.optim_wrapper)
         if amp:
             optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16')
-        self.optim = build_optim_wrapper(self.model, optim_cfg)
+        # As our runner builds it: AdamW fused where torch has the kernel.
+        self.optim = build_optim_wrapper(self.model,
+                                         with_fused_adam(optim_cfg, device))
         self.data = data
         self.device = device
         self.peak_mb = 0.0
@@ -229,7 +243,7 @@ class StepTimer:
         if compiled:
             # As compile=True does with our runner (CheckedRunner): the
             # model's forward; the first call compiles, and is timed apart.
-            self.model.compile()
+            compile_forward(self.model)
             self.sync()
             start = time.perf_counter()
             self.model.train_step(copy.copy(self.data), self.optim)
@@ -268,6 +282,57 @@ def step_times(timers: Dict, rounds: int, steps: int,
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+# Operators whose time is a matrix product's: linear layers, attention,
+# convolutions (forward and backward, eager or called by compiled code).
+MATRIX_OPS = ('aten::mm', 'aten::addmm', 'aten::bmm', 'aten::baddbmm',
+              'convolution', 'scaled_dot_product')
+
+
+def matrix_ms(timer: StepTimer, steps: int) -> float:
+    """Milliseconds per step that torch's profiler attributes to matrix
+    products (the operators of ``MATRIX_OPS``, self time on the device)."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if timer.device == 'cuda':
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as profile:
+        timer.steps(steps)
+    total = 0.0
+    for event in profile.key_averages():
+        if any(op in event.key for op in MATRIX_OPS):
+            total += (event.self_device_time_total if timer.device == 'cuda'
+                      else event.self_cpu_time_total)
+    return total / 1e3 / steps
+
+
+def adamw_step_ms(model: torch.nn.Module, device: str, rounds: int,
+                  steps: int) -> Dict[str, float]:
+    """Milliseconds of one AdamW step alone over ``model``'s parameters:
+    torch's Python loop, its multi-tensor ``foreach`` path and its fused
+    kernel (median of ``rounds`` rounds of ``steps`` steps)."""
+    result = {}
+    for name, option in (('loop', dict(foreach=False, fused=False)),
+                         ('foreach', dict(foreach=True)),
+                         ('fused', dict(fused=True))):
+        params = [p.detach().clone().requires_grad_() for p in
+                  model.parameters()]
+        for p in params:
+            p.grad = torch.full_like(p, 1e-3)
+        optimizer = torch.optim.AdamW(params, lr=1e-4, **option)
+        optimizer.step()
+        times = []
+        for _ in range(rounds):
+            if device == 'cuda':
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(steps):
+                optimizer.step()
+            if device == 'cuda':
+                torch.cuda.synchronize()
+            times.append((time.perf_counter() - start) / steps * 1e3)
+        result[name] = statistics.median(times)
+    return result
+
+
 def weights_alone(timer: StepTimer, rounds: int, steps: int) -> float:
     """Milliseconds per batch of ``KAMIMDataPreprocessor.keypoint_weights``
     alone, on the batch already on the device."""
@@ -283,6 +348,58 @@ def weights_alone(timer: StepTimer, rounds: int, steps: int) -> float:
         timer.sync()
         times.append((time.perf_counter() - start) / steps * 1e3)
     return statistics.median(times)
+
+
+def graph_breaks() -> Dict[str, int]:
+    """Dynamo's graph breaks in this process so far: each reason's first
+    line and the line of code it broke at, with how often."""
+    found = {}
+    for reason, count in counters['graph_break'].items():
+        code = re.search(r'code: (.*)', reason)
+        key = reason.splitlines()[0] + (f' at `{code.group(1).strip()}`'
+                                        if code else '')
+        found[key] = found.get(key, 0) + count
+    return found
+
+
+def compile_in_fresh_process(method: str, args: argparse.Namespace,
+                             device: str, arch: str, batch: int,
+                             steps: int) -> dict:
+    """Compile one method's step in a new process whose inductor and Triton
+    caches start empty, so nothing compiled before on this machine (or by
+    another method) is reused; what :func:`compile_time_of` printed."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache,
+                   TRITON_CACHE_DIR=osp.join(cache, 'triton'))
+        command = [
+            sys.executable, osp.abspath(__file__), '--compile-time-of',
+            method, '--device', device, '--arch', arch, '--batch',
+            str(batch), '--steps', str(steps), '--rounds', str(args.rounds)
+        ] + (['--no-amp'] if args.no_amp else [])
+        done = subprocess.run(command, env=env, capture_output=True,
+                              text=True)
+        if done.returncode:
+            raise RuntimeError(f'{" ".join(command)} failed:\n'
+                               f'{done.stderr[-3000:]}')
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compile_time_of(cfg: Config, device: str, amp: bool, batch: int,
+                    steps: int, rounds: int) -> dict:
+    """The first (compiling) step of ``cfg`` compiled, its later steps, and
+    dynamo's graphs and graph breaks."""
+    torch._dynamo.reset()
+    counters.clear()
+    with tempfile.TemporaryDirectory() as root:
+        paths = imagenet_sized_jpegs(root, min(batch, 64))
+        data = batch_from(Compose(cfg.train_dataloader.dataset.pipeline),
+                          paths, batch)
+    timer = StepTimer(cfg, data, device, amp, compiled=True)
+    step = statistics.median(timer.steps(steps) for _ in range(rounds))
+    return dict(first_step_s=timer.compile_seconds, step_s=step,
+                compile_s=timer.compile_seconds - step,
+                graphs=counters['stats']['unique_graphs'],
+                graph_breaks=graph_breaks())
 
 
 def table(title: str, rows: List[List[str]], header: List[str]) -> str:
@@ -313,6 +430,11 @@ def main() -> None:
     parser.add_argument('--compile', action='store_true',
                         help='also time each step compiled (the model\'s '
                         'forward, as compile=True does with our runner)')
+    parser.add_argument('--compile-time', action='store_true',
+                        help='also compile each method in a new process '
+                        'with empty inductor and Triton caches, and report '
+                        'the compile time and the graph breaks')
+    parser.add_argument('--compile-time-of', help=argparse.SUPPRESS)
     parser.add_argument('--matmul-size', type=int, default=None,
                         help='side of the matrix product that measures the '
                         'peak (default: 8192 on CUDA, 2048 on the CPU)')
@@ -334,14 +456,19 @@ def main() -> None:
         'KAMIM (device)': kamim,
         'KAMIM (CPU FAST)': cpu_transform(kamim, 'fast'),
     }
+    init_default_scope('mmpretrain')
+    # init_weights logs every parameter at INFO.
+    MMLogger.get_current_instance().setLevel(logging.WARNING)
+    if args.compile_time_of:  # the new process of compile_in_fresh_process
+        print(json.dumps(compile_time_of(methods[args.compile_time_of],
+                                         device, amp, batch, steps,
+                                         args.rounds)))
+        return
     result = dict(
         date=time.strftime('%Y-%m-%d'), device=device,
         device_name=(torch.cuda.get_device_name() if cuda else
                      f'{os.cpu_count()} CPU cores'),
         torch=torch.__version__, opencv=cv2.__version__)
-    init_default_scope('mmpretrain')
-    # init_weights logs every parameter at INFO.
-    MMLogger.get_current_instance().setLevel(logging.WARNING)
 
     with tempfile.TemporaryDirectory() as root:
         paths = imagenet_sized_jpegs(root, args.images)
@@ -389,9 +516,14 @@ def main() -> None:
                     timers[(name, mode)] = StepTimer(
                         cfg, data, device, amp, compiled=mode == 'compiled')
             ms = step_times(timers, args.rounds, steps, args.warmup)
+            matrix = {key: matrix_ms(timer, steps)
+                      for key, timer in timers.items()}
             alone = weights_alone(timers[('KAMIM (device)', 'eager')],
                                   args.rounds, steps)
             result['device_weights_ms_per_batch'] = alone
+            adamw = adamw_step_ms(timers[('SimMIM', 'eager')].model, device,
+                                  args.rounds, steps)
+            result['adamw_step_ms'] = adamw
             simmim_timer = timers[('SimMIM', 'eager')]
             flops = training_flops(simmim_timer.model, simmim_timer.data)
             dtype = torch.bfloat16 if amp else torch.float32
@@ -400,6 +532,7 @@ def main() -> None:
             base = ms[('SimMIM', 'eager')]
             result.update(
                 step_ms={f'{n} ({m})': t for (n, m), t in ms.items()},
+                matrix_ms={f'{n} ({m})': t for (n, m), t in matrix.items()},
                 compile_seconds={
                     f'{n} ({m})': t.compile_seconds
                     for (n, m), t in timers.items() if t.compile_seconds},
@@ -414,7 +547,8 @@ def main() -> None:
                 timer = timers[(name, mode)]
                 achieved = flops / (t / 1e3)
                 row = [name, mode, f'{t:.1f}', f'{batch / t * 1e3:.0f}',
-                       f'{t / base:.3f}', f'{achieved / 1e12:.3f}',
+                       f'{t / base:.3f}', f'{matrix[(name, mode)]:.1f}',
+                       f'{achieved / 1e12:.3f}',
                        f'{100 * achieved / peak:.1f}',
                        f'{timer.compile_seconds:.0f}'
                        if timer.compile_seconds else '-']
@@ -427,16 +561,44 @@ def main() -> None:
                 f'{", bf16 AMP" if amp else ""}; median of {args.rounds} '
                 f'interleaved rounds of {steps} steps):', rows,
                 ['method', 'mode', 'ms / step', 'images / s', 'vs SimMIM',
-                 'TFLOP/s', '% of matmul peak', 'compile (s)'] +
+                 'matrix products (ms)', 'TFLOP/s', '% of matmul peak',
+                 'compile (s)'] +
                 (['peak memory (MB)'] if cuda else [])))
             print(f'training FLOPs per step: {flops / 1e9:.1f} G (3 x the '
                   'forward of encoder and neck, FlopAnalyzer\'s matrix '
                   'products and attention; FAST not counted); matmul peak: '
-                  f'{peak / 1e12:.3f} TFLOP/s ({size} x {size}, {dtype})')
+                  f'{peak / 1e12:.3f} TFLOP/s ({size} x {size}, {dtype}); '
+                  'matrix products: the profiler\'s self time of '
+                  f'{", ".join(MATRIX_OPS)} per step')
             pre = timers[('KAMIM (device)', 'eager')].model.data_preprocessor
             how = 'compiled' if pre.compiled else 'eager'
             print(f'KAMIMDataPreprocessor.keypoint_weights alone: '
                   f'{alone:.2f} ms per batch of {batch} ({how})')
+            print('AdamW step alone, SimMIM\'s parameters: ' + ', '.join(
+                f'{name} {t:.1f} ms' for name, t in adamw.items()) +
+                  ' (our runner uses fused where torch has it)')
+    if args.compile_time:
+        fresh = {
+            name: compile_in_fresh_process(name, args, device, arch, batch,
+                                           steps)
+            for name in methods
+        }
+        result['fresh_compile'] = fresh
+        base = fresh['SimMIM']['compile_s']
+        print()
+        print(table(
+            f'Compiling ({arch}, batch {batch}, {device}'
+            f'{", bf16 AMP" if amp else ""}), each method in a new process '
+            'with empty inductor and Triton caches:',
+            [[name, f'{r["first_step_s"]:.1f}', f'{r["step_s"] * 1e3:.1f}',
+              f'{r["compile_s"]:.1f}', f'{r["compile_s"] / base:.2f}',
+              str(r['graphs']), str(sum(r['graph_breaks'].values()))]
+             for name, r in fresh.items()],
+            ['method', 'first step (s)', 'later steps (ms)', 'compile (s)',
+             'compile vs SimMIM', 'graphs', 'graph breaks']))
+        for name, r in fresh.items():
+            for reason, count in r['graph_breaks'].items():
+                print(f'{name}: {count} x {reason}')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(result, f, indent=2)
