@@ -26,6 +26,9 @@ train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=2)
 default_hooks['checkpoint'] = dict(type='AtomicCheckpointHook', interval=1)
 log_processor = dict(by_epoch=True)
 randomness = dict(seed=None, deterministic=True)
+# The fused AdamW tools/train.py's runner picks; the in-process runs use
+# mmengine's Runner, which would step the plain loop.
+optim_wrapper = dict(optimizer=dict(fused=True))
 """
 
 
