@@ -1,8 +1,13 @@
 """mmengine's Runner, refusing a config that cannot train before it builds
-anything, and compiling the model rather than its train step."""
+anything, compiling the model rather than its train step, and stepping
+Adam(W) in torch's fused kernel."""
+from typing import Dict, Union
+
 from mmengine.model import is_model_wrapper
+from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.runner import Runner
 from mmpretrain.registry import RUNNERS
+from torch.optim import Optimizer
 
 from mmkamim.engine.optimizers import with_fused_adam
 from mmkamim.models.utils import compile_forward
@@ -39,7 +44,11 @@ class CheckedRunner(Runner):
     ``foreach`` (:func:`~mmkamim.engine.optimizers.with_fused_adam`).
     """
 
-    def build_optim_wrapper(self, optim_wrapper):
+    def build_optim_wrapper(
+        self, optim_wrapper: Union[Optimizer, OptimWrapper, Dict]
+    ) -> Union[OptimWrapper, OptimWrapperDict]:
+        """mmengine's ``build_optim_wrapper``, with a single optimizer
+        config's Adam(W) fused for the device the model is on."""
         if isinstance(optim_wrapper, dict):
             model = self.model.module if is_model_wrapper(
                 self.model) else self.model
