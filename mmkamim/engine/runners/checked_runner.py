@@ -7,6 +7,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.runner import Runner
 from mmpretrain.registry import RUNNERS
+from torch import nn
 from torch.optim import Optimizer
 
 from mmkamim.engine.optimizers import with_fused_adam
@@ -44,15 +45,18 @@ class CheckedRunner(Runner):
     ``foreach`` (:func:`~mmkamim.engine.optimizers.with_fused_adam`).
     """
 
+    def _unwrapped_model(self) -> nn.Module:
+        """The model, inside its DDP wrapper if it has one."""
+        return self.model.module if is_model_wrapper(
+            self.model) else self.model
+
     def build_optim_wrapper(
         self, optim_wrapper: Union[Optimizer, OptimWrapper, Dict]
     ) -> Union[OptimWrapper, OptimWrapperDict]:
         """mmengine's ``build_optim_wrapper``, with a single optimizer
         config's Adam(W) fused for the device the model is on."""
         if isinstance(optim_wrapper, dict):
-            model = self.model.module if is_model_wrapper(
-                self.model) else self.model
-            device = next(model.parameters()).device
+            device = next(self._unwrapped_model().parameters()).device
             fused = with_fused_adam(optim_wrapper, device)
             if fused is not optim_wrapper:
                 self.logger.info(
@@ -67,8 +71,7 @@ class CheckedRunner(Runner):
         if not compile_cfg:
             return
         compile_cfg = {} if compile_cfg is True else dict(compile_cfg)
-        model = self.model.module if is_model_wrapper(
-            self.model) else self.model
+        model = self._unwrapped_model()
         if not getattr(model, '_mmkamim_compiled', False):
             compile_forward(model, **compile_cfg)
             model._mmkamim_compiled = True
