@@ -22,13 +22,16 @@ default_hooks = dict(
 # WeightsOnlyCheckpointHook keeps checkpoints loadable by
 # torch.load(weights_only=True), which torch >= 2.6 uses by default and
 # mmengine 0.10.7 relies on to resume, and refuses cut-off or code-running
-# checkpoints; ReproducibilityHook makes --resume continue the run exactly;
+# checkpoints; CheckLoadFromHook stops a run whose load_from checkpoint does
+# not fill the model (allow_random=[...] names what may keep its
+# initialisation: custom_hooks.1.allow_random); ReproducibilityHook makes --resume continue the run exactly;
 # LossScaleMonitorHook logs the steps --amp's loss scaler skips and warns
 # when they are many; PreemptionHook saves and stops the run on SIGTERM or
 # SIGUSR1 (Slurm preemption and time limits), exiting with 128 + signal;
 # NonFiniteLossHook stops a run whose loss is inf/NaN before it saves.
 custom_hooks = [
     dict(type='WeightsOnlyCheckpointHook'),
+    dict(type='CheckLoadFromHook'),
     dict(type='ReproducibilityHook'),
     dict(type='LossScaleMonitorHook'),
     dict(type='PreemptionHook'),

@@ -1,10 +1,13 @@
 # Runtime for linear probing and fine-tuning: the default runtime, plus a
-# check that the pre-trained backbone really loads, and best-checkpoint saving.
+# check that the pre-trained backbone really loads (CheckPretrainedHook,
+# custom_hooks.1; CheckLoadFromHook is custom_hooks.2 here), and
+# best-checkpoint saving.
 _base_ = ['./default_runtime.py']
 
 custom_hooks = [
     dict(type='WeightsOnlyCheckpointHook'),
     dict(type='CheckPretrainedHook'),
+    dict(type='CheckLoadFromHook'),
     dict(type='ReproducibilityHook'),
     dict(type='LossScaleMonitorHook'),
     dict(type='PreemptionHook'),

@@ -9,7 +9,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
-from mmkamim.engine.hooks.check_pretrained_hook import check_backbone_weights
+from mmkamim.utils.weight_fill import weight_fill
 
 CONFIGS = sorted(
     osp.basename(p)
@@ -164,7 +164,7 @@ def test_kamim_checkpoint_fills_every_probe_weight(tmp_path, photo_dataset,
                                                    kamim_checkpoint):
     runner = probe_runner(tmp_path, photo_dataset, kamim_checkpoint)
     state = torch.load(kamim_checkpoint, weights_only=True)['state_dict']
-    fill = check_backbone_weights(runner.model.backbone, state, 'backbone.')
+    fill = weight_fill(runner.model.backbone, state, 'backbone.')
     assert fill.missing == fill.mismatched == fill.allowed == []
     assert len(fill.filled) == len(
         list(runner.model.backbone.parameters()))

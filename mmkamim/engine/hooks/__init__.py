@@ -1,4 +1,5 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
+from .check_load_from_hook import CheckLoadFromHook
 from .check_pretrained_hook import CheckPretrainedHook
 from .loss_scale_monitor_hook import LossScaleMonitorHook
 from .non_finite_loss_hook import NonFiniteLossHook
@@ -7,7 +8,7 @@ from .reproducibility_hook import ReproducibilityHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 
 __all__ = [
-    'AtomicCheckpointHook', 'CheckPretrainedHook', 'LossScaleMonitorHook',
-    'NonFiniteLossHook', 'PreemptionHook', 'ReproducibilityHook',
-    'WeightsOnlyCheckpointHook'
+    'AtomicCheckpointHook', 'CheckLoadFromHook', 'CheckPretrainedHook',
+    'LossScaleMonitorHook', 'NonFiniteLossHook', 'PreemptionHook',
+    'ReproducibilityHook', 'WeightsOnlyCheckpointHook'
 ]

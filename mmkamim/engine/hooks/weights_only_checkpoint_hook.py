@@ -1,19 +1,16 @@
 """Checkpoints that ``torch.load(weights_only=True)`` accepts."""
-import re
 from typing import Any
 
 import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
-from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from mmkamim.utils.checkpoint_files import (
     check_checkpoint_file,
     checkpoint_to_load,
 )
-from mmkamim.utils.errors import UsageError
 
 # Marks a HistoryBuffer stored as plain tensors.
 _BUFFER_TAG = '__history_buffer__'
@@ -82,24 +79,6 @@ class WeightsOnlyCheckpointHook(Hook):
                 checkpoint[key] = _encode(checkpoint[key])
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Rebuild the message hub's history buffers, in place; refuse a
-        ``load_from`` checkpoint none of whose weights fit the model
-        (mmengine would load nothing and train from random weights)."""
+        """Rebuild the message hub's history buffers, in place."""
         if 'message_hub' in checkpoint:
             checkpoint['message_hub'] = _decode(checkpoint['message_hub'])
-        if runner.cfg.get('resume'):
-            return  # ReproducibilityHook checks what a resume needs
-        state = checkpoint.get('state_dict', checkpoint)
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        own = {re.sub(r'^module\.', '', k) for k in model.state_dict()}
-        names = [re.sub(r'^module\.', '', k) for k in state]
-        if own and not any(name in own for name in names):
-            path = checkpoint_to_load(runner.cfg, runner.work_dir)
-            raise UsageError(
-                f'load_from={path}: none of its {len(names)} weights fit the '
-                f'model (it has e.g. {", ".join(names[:2])}; the model '
-                f'{", ".join(sorted(own)[:2])}). It is a checkpoint of '
-                'another model, or its names carry a prefix: convert it '
-                'first (e.g. '
-                'tools/model_converters/hf_simmim_to_mmkamim.py)')

@@ -11,7 +11,7 @@ from mmpretrain.models import SwinTransformer
 from mmpretrain.registry import MODELS
 
 from mmkamim.engine.hooks import CheckPretrainedHook
-from mmkamim.engine.hooks.check_pretrained_hook import shapes_fit
+from mmkamim.utils.weight_fill import shapes_fit
 from mmkamim.models import SimMIMViT
 
 
