@@ -9,9 +9,10 @@ survives a crash. Readers therefore see the old file or the new one, never
 a part of one. ``last_checkpoint`` names its checkpoint relative to the
 work dir, so a copied work dir resumes from its own files.
 """
+import glob
 import os
 import os.path as osp
-from typing import List, Optional
+from typing import Iterable, List, Optional, Tuple
 
 import torch
 
@@ -96,6 +97,67 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
             f'{record} names {name}, which does not exist, and the work '
             'dir holds no checkpoint: start the run without --resume')
     return path
+
+
+def non_finite(named_tensors: Iterable[Tuple[str, torch.Tensor]]
+               ) -> List[str]:
+    """The names of the floating-point tensors holding inf or NaN."""
+    return [name for name, tensor in named_tensors
+            if isinstance(tensor, torch.Tensor)
+            and tensor.is_floating_point()
+            and not bool(torch.isfinite(tensor).all())]
+
+
+def optimizer_tensors(optimizer_state: dict,
+                      names: Optional[dict] = None
+                      ) -> List[Tuple[str, torch.Tensor]]:
+    """The tensors of an optimizer's ``state_dict()['state']`` (or of its
+    ``state``, keyed by parameter), named ``'exp_avg of <parameter>'``.
+
+    Args:
+        optimizer_state (dict): Per-parameter state.
+        names (dict, optional): Parameter (or its index) to its name.
+    """
+    names = names or {}
+    return [(f'{key} of {names.get(param, param)}', value)
+            for param, state in optimizer_state.items()
+            for key, value in state.items()]
+
+
+def checkpoint_is_finite(path: str) -> bool:
+    """Whether a checkpoint's weights and optimizer state are all finite
+    (read without loading its tensors into memory)."""
+    checkpoint = torch.load(path, map_location='cpu', weights_only=True,
+                            mmap=True)
+    if not isinstance(checkpoint, dict):
+        return False
+    tensors = list(checkpoint.get('state_dict', checkpoint).items())
+    optimizer = checkpoint.get('optimizer')
+    if isinstance(optimizer, dict):
+        tensors += optimizer_tensors(optimizer.get('state', {}))
+    return not non_finite(tensors)
+
+
+def last_finite_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint to resume from after a run went non-finite: the one
+    ``last_checkpoint`` names if its weights and optimizer state are
+    finite, else the newest such checkpoint of the work dir; None if there
+    is none (unreadable files are passed over)."""
+    try:
+        named = latest_checkpoint(work_dir)
+    except UsageError:
+        named = None
+    others = sorted(glob.glob(osp.join(work_dir, '*.pth')),
+                    key=osp.getmtime, reverse=True)
+    for path in ([named] if named else []) + others:
+        if '://' in path:
+            return path  # another storage backend: not read here
+        try:
+            if checkpoint_is_finite(path):
+                return path
+        except Exception:  # cut off or not a checkpoint: look further
+            continue
+    return None
 
 
 def checkpoint_to_load(cfg, work_dir: str) -> Optional[str]:

@@ -20,18 +20,23 @@ from mmkamim.utils.checkpoint_files import (
 
 
 class _AtomicSaves:
-    """The runner as ``CheckpointHook._save_best_checkpoint`` sees it: its
+    """The runner as mmengine's ``CheckpointHook`` methods see it: its
     ``save_checkpoint`` goes through :meth:`AtomicCheckpointHook._write`."""
 
     def __init__(self, runner, hook: 'AtomicCheckpointHook') -> None:
-        self.runner = runner
+        # mmengine's best save calls the interval save with what it got.
+        self.runner = runner.runner if isinstance(runner,
+                                                  _AtomicSaves) else runner
         self._hook = hook
 
     def __getattr__(self, name: str):
         return getattr(self.runner, name)
 
-    def save_checkpoint(self, out_dir: str, filename: str, **kwargs) -> None:
-        self._hook._write(self.runner, out_dir, filename, **kwargs)
+    def save_checkpoint(self, out_dir: str, filename: str,
+                        file_client_args: Optional[dict] = None,
+                        **kwargs) -> None:
+        self._hook._write(self.runner, out_dir, filename, file_client_args,
+                          **kwargs)
 
 
 class _DeferredRemovals:
@@ -128,22 +133,21 @@ class AtomicCheckpointHook(CheckpointHook):
                       save_param_scheduler=self.save_param_scheduler,
                       meta=meta, by_epoch=False,
                       backend_args=self.backend_args, **self.args)
-        if not self._atomic:
-            runner.save_checkpoint(self.out_dir, name,
-                                   self.file_client_args, **kwargs)
-            if is_main_process():
+        self._write(runner, self.out_dir, name, self.file_client_args,
+                    **kwargs)
+        if is_main_process():
+            if self._atomic:
+                write_last_checkpoint(runner.work_dir, path)
+            else:
                 with open(osp.join(runner.work_dir, 'last_checkpoint'),
                           'w') as f:
                     f.write(path)
-            return path
-        self._write(runner, self.out_dir, name, **kwargs)
-        if is_main_process():
-            write_last_checkpoint(runner.work_dir, path)
         return path
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         if not self._atomic:
-            return super()._save_checkpoint_with_step(runner, step, meta)
+            return super()._save_checkpoint_with_step(
+                _AtomicSaves(runner, self), step, meta)
         hub = runner.message_hub
         retired = list(hub.get_info('interrupted_ckpts') or [])
         if self.max_keep_ckpts > 0 and not (
@@ -172,7 +176,8 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
         if not self._atomic:
-            return super()._save_best_checkpoint(runner, metrics)
+            return super()._save_best_checkpoint(_AtomicSaves(runner, self),
+                                                 metrics)
         backend = self.file_backend
         self.file_backend = _DeferredRemovals(backend)
         try:
@@ -189,14 +194,24 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def _write(self, runner, out_dir: str, filename: str,
                file_client_args: Optional[dict] = None, **kwargs) -> None:
-        """Write a checkpoint under a temporary name, then rename it."""
+        """Write a checkpoint: on the local disk under a temporary name,
+        then renamed.
+
+        First every rank calls the hooks' ``before_checkpoint_write(runner,
+        filename)``, where collective operations may run (gathering per-rank
+        state, agreeing that the state is worth saving), since rank 0 alone
+        runs the ``before_save_checkpoint`` hooks. A hook that raises there
+        stops the run before anything is written or retired.
+        """
         if isinstance(runner, _AtomicSaves):
             runner = runner.runner
-        # Per-rank state, gathered by every rank before rank 0 alone runs
-        # the before_save_checkpoint hooks.
         for hook in runner.hooks:
-            if hasattr(hook, 'gather_checkpoint_state'):
-                hook.gather_checkpoint_state(runner)
+            if hasattr(hook, 'before_checkpoint_write'):
+                hook.before_checkpoint_write(runner, filename)
+        if not self._atomic:
+            runner.save_checkpoint(out_dir, filename, file_client_args,
+                                   **kwargs)
+            return
         path = self.file_backend.join_path(out_dir, filename)
         partial = partial_name(path)
         runner.save_checkpoint(out_dir, osp.basename(partial),

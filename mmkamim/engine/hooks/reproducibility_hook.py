@@ -91,7 +91,7 @@ class ReproducibilityHook(Hook):
                     self._base_values.setdefault(key[len('initial_'):],
                                                  []).append(value)
 
-    def gather_checkpoint_state(self, runner) -> None:
+    def before_checkpoint_write(self, runner, filename: str) -> None:
         """Collect every rank's generators before a checkpoint is saved.
 
         A collective operation, called on every rank by
