@@ -1,6 +1,7 @@
 """mmengine's CheckpointHook with checkpoints that survive a kill at any
 moment."""
 import glob
+import logging
 import os
 import os.path as osp
 from typing import List, Optional
@@ -78,6 +79,15 @@ class AtomicCheckpointHook(CheckpointHook):
        the checkpoint first, so that a run killed before the removal removes
        them when it resumes.
 
+    Before every save each rank runs the hooks'
+    ``before_checkpoint_write(runner, filename)`` (``NonFiniteLossHook``
+    refuses a non-finite state there, before anything is written or
+    retired). The checkpoint paths mmengine keeps in the message hub (the
+    best checkpoint, the last) are stored relative to the checkpoint folder,
+    and a resumed run reads them in its own folder; it never removes a file
+    outside that folder. So a copied work dir is independent of the
+    original (mmengine removed the original's former best).
+
     It reads ``last_checkpoint`` in both forms (relative, and absolute as
     mmengine and older runs wrote it). Other storage backends (``out_dir``
     with a ``://`` prefix, ``backend_args``) keep mmengine's behaviour. Only
@@ -100,13 +110,60 @@ class AtomicCheckpointHook(CheckpointHook):
     def before_train(self, runner) -> None:
         super().before_train(runner)
         self._atomic = isinstance(self.file_backend, LocalBackend)
-        if self._atomic and is_main_process():
+        if not self._atomic:
+            return
+        self._own_paths(runner)
+        if is_main_process():
             # Left by a run killed during a save, or before it removed
             # the files its last checkpoint retired.
             leftovers = glob.glob(osp.join(self.out_dir, '.*.partial'))
             leftovers += self._paths(
                 runner.message_hub.get_info('retired_ckpts') or [])
             self._remove(leftovers)
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Store the message hub's checkpoint paths (the best checkpoint,
+        the last) relative to the checkpoint folder, so that a copied work
+        dir never acts on the original's files."""
+        if not self._atomic:
+            return
+        info = (checkpoint.get('message_hub') or {}).get('runtime_info', {})
+        for key, value in list(info.items()):
+            if _holds_path(key, value) and self._inside(value):
+                info[key] = osp.relpath(value, self.out_dir)
+
+    def _own_paths(self, runner) -> None:
+        """Make the resumed message hub's checkpoint paths this run's.
+
+        mmengine keeps them absolute and removes the former best checkpoint
+        by that path when a better one comes: resumed in a copy of the work
+        dir, it removed the original's. A relative path (ours) is read in
+        the checkpoint folder; an absolute one of another folder (mmengine,
+        older runs, a copied work dir) is taken to mean the file of that
+        name in this run's folder.
+        """
+        hub = runner.message_hub
+        for key, value in list(hub.runtime_info.items()):
+            if _holds_path(key, value):
+                hub.update_info(key, self._local(value))
+        if getattr(self, 'best_ckpt_path', None):
+            self.best_ckpt_path = self._local(self.best_ckpt_path)
+        paths = getattr(self, 'best_ckpt_path_dict', {})
+        for key, value in paths.items():
+            if value:
+                paths[key] = self._local(value)
+
+    def _local(self, path: str) -> str:
+        if not osp.isabs(path):
+            return osp.join(self.out_dir, path)
+        if self._inside(path):
+            return path
+        return osp.join(self.out_dir, osp.basename(path))
+
+    def _inside(self, path: str) -> bool:
+        """Whether ``path`` lies in the checkpoint folder."""
+        folder = osp.abspath(self.out_dir)
+        return osp.commonpath([folder, osp.abspath(path)]) == folder
 
     def save_interrupted(self, runner) -> str:
         """Save the run where it is, after the current iteration, before it
@@ -224,6 +281,18 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def _remove(self, paths: List[str]) -> None:
         for path in paths:
-            if osp.isfile(path):
+            if not self._inside(path):
+                print_log(
+                    f'left {path} in place: it is not in this run\'s '
+                    f'checkpoint folder {self.out_dir}', logger='current',
+                    level=logging.WARNING)
+            elif osp.isfile(path):
                 os.remove(path)
                 print_log(f'removed {path}', logger='current')
+
+
+def _holds_path(key: str, value) -> bool:
+    """Whether a message hub entry is a checkpoint path (mmengine's
+    ``best_ckpt``, ``best_ckpt_<metric>`` and ``last_ckpt``)."""
+    return isinstance(value, str) and bool(value) and '://' not in value \
+        and (key in ('best_ckpt', 'last_ckpt') or key.startswith('best_ckpt_'))

@@ -249,3 +249,51 @@ def test_a_failed_best_save_keeps_the_former_best(tmp_path, photo_dataset,
     assert not osp.exists(former)
     assert hook.best_ckpt_path == best
     torch.load(best, weights_only=True)
+
+
+class BestScore(Hook):
+    """Make every validation of the run a new best."""
+
+    priority = 'HIGHEST'  # before CheckpointHook reads the metrics
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        metrics['accuracy/top1'] = 100.0 + runner.epoch
+
+
+@pytest.mark.parametrize('stored', ['relative', 'absolute (mmengine)'])
+def test_a_copied_work_dir_never_touches_the_original(
+        tmp_path, photo_dataset, kamim_checkpoint, stored):
+    """``save_best`` resumed in a copy of the work dir: the copy's former
+    best goes, the original's stays (mmengine removed the original's,
+    whose absolute path the message hub kept)."""
+    config = tiny_demo_config(
+        tmp_path, photo_dataset, 'vit-micro-p16_1xb32-linear_photos-96px.py',
+        "train_cfg = dict(max_epochs=2, val_interval=1)\n"
+        "default_hooks = dict(checkpoint=dict(interval=1, "
+        "save_best='auto'))")
+    cfg = Config.fromfile(config)
+    cfg.model.backbone.init_cfg.checkpoint = kamim_checkpoint
+    original = tmp_path / 'original'
+    runner = build_runner(cfg, original)
+    runner.register_hook(BestScore())
+    runner.train()
+    best = original / 'best_accuracy_top1_epoch_2.pth'
+    assert best.exists()
+    saved = torch.load(original / 'epoch_2.pth', weights_only=True)
+    assert saved['message_hub']['runtime_info']['best_ckpt'] == best.name
+    copy = tmp_path / 'copy'
+    shutil.copytree(original, copy)
+    if stored != 'relative':  # as mmengine and earlier versions wrote it
+        saved['message_hub']['runtime_info']['best_ckpt'] = str(best)
+        torch.save(saved, copy / 'epoch_2.pth')
+
+    cfg = Config.fromfile(config)
+    cfg.model.backbone.init_cfg.checkpoint = kamim_checkpoint
+    cfg.train_cfg.max_epochs = 3
+    cfg.resume = True
+    runner = build_runner(cfg, copy)
+    runner.register_hook(BestScore())
+    runner.train()
+    assert best.exists()  # the original's, untouched
+    assert sorted(p.name for p in copy.glob('best_*.pth')) == [
+        'best_accuracy_top1_epoch_3.pth']

@@ -129,6 +129,32 @@ def test_the_good_checkpoint_stays_and_is_named(tmp_path, image_folder):
     assert all_finite(work / 'iter_2.pth')
 
 
+class OtherBackend(Hook):
+    """Make AtomicCheckpointHook save as on a remote storage backend."""
+
+    priority = 'LOWEST'  # after its before_train
+
+    def before_train(self, runner) -> None:
+        hook = next(h for h in runner.hooks
+                    if type(h).__name__ == 'AtomicCheckpointHook')
+        hook._atomic = False
+
+
+def test_other_storage_backends_are_checked_too(tmp_path, image_folder):
+    cfg = config(tmp_path, image_folder)
+    cfg.optim_wrapper.clip_grad = None
+    cfg.param_scheduler = []
+    work = tmp_path / 'work'
+    runner = build_runner(cfg, work, runner_class=CheckedRunner)
+    runner.register_hook(OverflowAt(3))
+    runner.register_hook(OtherBackend())
+    with pytest.raises(RuntimeError, match='Stopping before iter_3.pth is '
+                       'written'):
+        runner.train()
+    assert not (work / 'iter_3.pth').exists()
+    assert all_finite(work / 'iter_2.pth')
+
+
 def test_the_message_never_names_a_non_finite_checkpoint(tmp_path):
     """A checkpoint written before the check (or by another tool) that
     holds NaN is passed over for the newest finite one."""
