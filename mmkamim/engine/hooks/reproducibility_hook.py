@@ -139,6 +139,17 @@ class ReproducibilityHook(Hook):
             states = checkpoint.get('rng_states', [])
             if 'rng_state' in checkpoint:  # earlier versions: rank 0's
                 states = [checkpoint['rng_state']]
+            if not states:
+                path = checkpoint_to_load(runner.cfg, runner.work_dir)
+                print_log(
+                    f'resuming from {path}, which holds no random '
+                    'generator states (it was saved without '
+                    'ReproducibilityHook): what the main process draws from '
+                    'here on (MAE and PixMIM masks, drop path, MixUp and '
+                    'CutMix, anything a model or hook draws) differs from '
+                    "the uninterrupted run's, so the resumed run is not "
+                    'exact where randomness matters',
+                    logger='current', level=logging.WARNING)
             self._resumed = dict(meta=checkpoint['meta'], rng_states=states)
             self.skipped = set(checkpoint['meta'].get('skipped_images', []))
             hub = checkpoint.get('message_hub') or {}
@@ -163,6 +174,13 @@ class ReproducibilityHook(Hook):
         loader = runner.train_dataloader
         sampler = getattr(loader, 'sampler', None)
         if not isinstance(sampler, ReproducibleSampler):
+            print_log(
+                f'the training sampler is {type(sampler).__name__}, not '
+                'ReproducibleSampler: the resumed run does not continue at '
+                'the sample where the run stopped (an interrupted epoch '
+                'starts again or goes on by mmengine\'s rules), and the '
+                "crops, flips and masks differ from the uninterrupted run's",
+                logger='current', level=logging.WARNING)
             return
         seed = meta.get('seed', sampler.seed)
         layout = (get_world_size(), loader.batch_size)
@@ -177,6 +195,14 @@ class ReproducibilityHook(Hook):
                 'epoch means nothing here. Resume with the same data, or '
                 'start a new run from its weights (--cfg-options '
                 'load_from=CHECKPOINT, without --resume)')
+        if position is None:
+            print_log(
+                'the checkpoint records no sample position (it was saved '
+                'without ReproducibilityHook, or before mmkamim recorded '
+                'positions): the position in the epoch is worked out from '
+                'the iteration count, which is right only on the layout '
+                '(processes x batch size) it was written with',
+                logger='current', level=logging.WARNING)
         if not isinstance(runner.train_loop,
                           (EpochBasedTrainLoop, ResumableIterBasedTrainLoop)):
             # mmengine's IterBasedTrainLoop replays the data itself.

@@ -121,3 +121,48 @@ def test_train_py_says_it_in_one_line(tmp_path, saved):
     assert done.stderr.strip().splitlines()[-1] == (
         f'error: checkpoint {tmp_path / "no.pth"} does not exist')
     assert 'Traceback' not in done.stderr
+
+
+def resumed_log(tmp_path, config, checkpoint, **options) -> str:
+    cfg = Config.fromfile(config)
+    cfg.resume, cfg.load_from = True, checkpoint
+    cfg.merge_from_dict(options)
+    work = tmp_path / 'work'
+    build_runner(cfg, work).train()
+    return next(work.glob('*/*.log')).read_text()
+
+
+NO_GENERATORS = 'which holds no random generator states'
+NO_POSITION = 'the checkpoint records no sample position'
+OTHER_SAMPLER = 'the training sampler is DefaultSampler, not Reproducible'
+
+
+def test_a_complete_checkpoint_resumes_without_warnings(tmp_path, saved):
+    config, source = saved
+    log = resumed_log(tmp_path, config, str(source))
+    for warning in (NO_GENERATORS, NO_POSITION, OTHER_SAMPLER):
+        assert warning not in log
+
+
+def test_what_a_checkpoint_lacks_for_an_exact_resume_is_said(tmp_path,
+                                                            saved):
+    config, source = saved
+
+    def bare(c):
+        del c['rng_states'], c['meta']['sample_position']
+        return c
+
+    path = edited(source, tmp_path / 'bare.pth', bare)
+    log = resumed_log(tmp_path, config, path)
+    assert f'resuming from {path}, {NO_GENERATORS}' in log
+    assert 'MAE and PixMIM masks, drop path' in log
+    assert NO_POSITION in log and 'right only on the layout' in log
+
+
+def test_a_sampler_that_cannot_resume_exactly_is_said(tmp_path, saved):
+    config, source = saved
+    log = resumed_log(
+        tmp_path, config, str(source),
+        train_dataloader=dict(sampler=dict(type='DefaultSampler',
+                                           shuffle=True)))
+    assert OTHER_SAMPLER in log
