@@ -11,7 +11,10 @@ from mmpretrain.registry import LOOPS
 from torch.utils.data import DataLoader
 
 from mmkamim.evaluation.metrics.knn_accuracy import Features, KNNAccuracy
-from mmkamim.models.utils.encoder_features import encoder_features
+from mmkamim.models.utils.encoder_features import (
+    check_feature_settings,
+    encoder_features,
+)
 from mmkamim.utils.errors import UsageError
 from mmkamim.utils.random_state import generators_untouched
 
@@ -101,6 +104,13 @@ class KNNValLoop(BaseLoop):
                 f'k={too_large} for a bank of {bank_size} images: each k '
                 f'must be in [1, {bank_size}]; choose smaller ks '
                 '(val_evaluator.ks) or a larger bank')
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        try:
+            check_feature_settings(model.backbone, layers, token,
+                                   prefix='val_cfg.')
+        except ValueError as error:
+            raise UsageError(str(error)) from error
         self.layers = layers
         self.token = token
         self.mean = [float(v) for v in mean]

@@ -18,15 +18,31 @@ class Features(NamedTuple):
     indices: torch.Tensor  # (n, ), into the dataset
 
 
+def gather_rows(tensor: torch.Tensor) -> torch.Tensor:
+    """Every rank's rows, in rank order; the ranks may hold different
+    numbers of rows (a sampler with ``round_up=False``).
+
+    Each share is padded to the longest for the gather (which needs equal
+    sizes), and the padding dropped.
+    """
+    sizes = [int(n) for n in all_gather(
+        torch.tensor([len(tensor)], device=tensor.device))]
+    padded = tensor.new_zeros((max(sizes), *tensor.shape[1:]))
+    padded[:len(tensor)] = tensor
+    return torch.cat([rows[:n] for rows, n in zip(all_gather(padded),
+                                                   sizes)])
+
+
 def gather_unique(part: Features) -> Features:
     """Every rank's features, each dataset index once, in index order.
 
     mmengine's samplers pad the last share with repeated indices (all
-    shares have the same length), so the gathered features are sorted by
-    index and the repeats dropped.
+    shares then have the same length; with ``round_up=False`` they do not,
+    and need no padding), so the gathered features are sorted by index and
+    the repeats dropped.
     """
     if get_world_size() > 1:
-        part = Features(*(torch.cat(all_gather(t)) for t in part))
+        part = Features(*(gather_rows(t) for t in part))
     order = part.indices.argsort(stable=True)
     indices = part.indices[order]
     first = torch.ones_like(indices, dtype=torch.bool)

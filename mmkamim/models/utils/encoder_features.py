@@ -16,6 +16,48 @@ def _unmasked(backbone: nn.Module, images: torch.Tensor) -> None:
         backbone(images)
 
 
+def check_feature_settings(backbone: nn.Module,
+                           layers: Optional[Sequence[int]] = None,
+                           token: str = 'patch_mean',
+                           prefix: str = '') -> None:
+    """Refuse settings :func:`encoder_features` cannot read from this
+    backbone, naming the setting to change.
+
+    Args:
+        backbone (nn.Module): The encoder.
+        layers (Sequence[int], optional): ViT blocks, 1-based.
+        token (str): ``'patch_mean'`` or ``'cls'``.
+        prefix (str): Where the settings live in the config, e.g.
+            ``'val_cfg.'``, for the message.
+
+    Raises:
+        ValueError: A setting that does not fit the backbone.
+    """
+    kind = type(backbone).__name__
+    if token not in ('patch_mean', 'cls'):
+        raise ValueError(f"{prefix}token={token!r}: it must be 'patch_mean' "
+                         "or 'cls'")
+    if hasattr(backbone, 'stages'):  # Swin
+        if layers is not None:
+            raise ValueError(
+                f'{prefix}layers={layers!r} reads ViT blocks, but a {kind} '
+                f'is read at its last stage: set {prefix}layers=None')
+        if token != 'patch_mean':
+            raise ValueError(
+                f"{prefix}token='cls' reads a class token, which a {kind} "
+                f"does not have: set {prefix}token='patch_mean'")
+        return
+    blocks = len(backbone.layers)
+    bad = [n for n in (layers or []) if not 1 <= n <= blocks]
+    if bad:
+        raise ValueError(f'{prefix}layers={list(layers)!r}: this {kind} has '
+                         f'blocks 1 to {blocks}')
+    if token == 'cls' and not getattr(backbone, 'with_cls_token', True):
+        raise ValueError(
+            f"{prefix}token='cls': this {kind} has no class token "
+            f"(with_cls_token=False): set {prefix}token='patch_mean'")
+
+
 def encoder_features(backbone: nn.Module,
                      images: torch.Tensor,
                      layers: Optional[Sequence[int]] = None,
@@ -40,23 +82,14 @@ def encoder_features(backbone: nn.Module,
         torch.Tensor: (B, C x len(layers)) float32 features, not yet
         L2-normalised.
     """
-    if token not in ('patch_mean', 'cls'):
-        raise ValueError(f"token must be 'patch_mean' or 'cls', got "
-                         f'{token!r}')
+    check_feature_settings(backbone, layers, token)
     captured = []
     if hasattr(backbone, 'stages'):  # Swin
-        if layers is not None or token != 'patch_mean':
-            raise ValueError('Swin features are the last stage averaged: '
-                             'layers and token apply to ViTs only')
         handles = [backbone.stages[-1].register_forward_hook(
             lambda _m, _i, out: captured.append(out[0].mean(1)))]
     else:
         blocks = backbone.layers
         layers = list(layers or [len(blocks)])
-        bad = [n for n in layers if not 1 <= n <= len(blocks)]
-        if bad:
-            raise ValueError(f'layers {bad}: this ViT has blocks 1 to '
-                             f'{len(blocks)}')
         extra = getattr(backbone, 'num_extra_tokens', 1)
 
         def keep(_module, _inputs, out):

@@ -3,7 +3,7 @@ import random
 import numpy as np
 import pytest
 import torch
-from conftest import build_runner, tiny_demo_config
+from conftest import CONFIG_DIR, build_runner, config_path, tiny_demo_config
 from mmengine.config import Config
 
 from mmkamim.utils.errors import UsageError
@@ -104,3 +104,40 @@ def test_settings_that_cannot_work_stop_before_training(tmp_path,
                  'False')
     with pytest.raises(UsageError, match='has no class label'):
         loop.run()
+
+
+def test_a_swin_with_the_vit_recipe_stops_at_start_up(tmp_path,
+                                                      photo_dataset):
+    """The ViT k-NN recipe (a block to read) added to a Swin config: the
+    run stops when the loop is built, before training, naming the setting
+    (it failed at the first evaluation, epochs in)."""
+    path = config_path(tmp_path, 'swin_knn')
+    path.write_text(f"""
+_base_ = [{CONFIG_DIR + '/simmim_swin-tiny-w6_8xb256_in1k.py'!r},
+          {CONFIG_DIR + '/_base_/datasets/photos_knn_96px.py'!r}]
+val_dataloader = dict(dataset=dict(data_root={photo_dataset!r}))
+val_cfg = dict(bank_dataloader=dict(dataset=dict(
+    data_root={photo_dataset!r})))
+val_evaluator = dict(ks=(5, 20))
+""")
+    cfg = Config.fromfile(str(path))
+    runner = build_runner(cfg, tmp_path / 'swin')
+    with pytest.raises(UsageError, match=r'^val_cfg\.layers=\(4,\) reads '
+                       r'ViT blocks, but a SimMIMSwinTransformer is read at '
+                       r'its last stage: set val_cfg\.layers=None$'):
+        runner.build_val_loop(runner._val_loop)
+    cfg = Config.fromfile(str(path))
+    cfg.val_cfg.layers = None
+    runner = build_runner(cfg, tmp_path / 'swin_last_stage')
+    assert runner.build_val_loop(runner._val_loop).layers is None
+
+
+def test_a_block_the_vit_does_not_have_stops_at_start_up(tmp_path,
+                                                         photo_dataset):
+    config = tiny_demo_config(tmp_path, photo_dataset,
+                              'simmim_vit-micro_1xb32_photos-96px.py',
+                              'val_cfg.update(layers=(8, ))')
+    runner = build_runner(Config.fromfile(config), tmp_path / 'work')
+    with pytest.raises(UsageError, match=r'val_cfg\.layers=\[8\]: this '
+                       r'SimMIMViT has blocks 1 to 2'):
+        runner.build_val_loop(runner._val_loop)

@@ -89,14 +89,25 @@ def test_swin_reads_its_last_stage_before_the_final_norm():
     with torch.no_grad():
         torch.testing.assert_close(encoder_features(swin, x),
                                    probe(x)[0].mean((2, 3)))
-    with pytest.raises(ValueError, match='apply to ViTs only'):
+    with pytest.raises(ValueError, match=r'layers=\(1,\) reads ViT blocks, '
+                       'but a SwinTransformer is read at its last stage: '
+                       'set layers=None'):
         encoder_features(swin, x, layers=(1, ))
+    with pytest.raises(ValueError, match="token='cls' reads a class token, "
+                       'which a SwinTransformer does not have'):
+        encoder_features(swin, x, token='cls')
 
 
 def test_bad_options_are_named():
     vit = VisionTransformer(arch=TINY_VIT, img_size=96)
-    with pytest.raises(ValueError, match=r'layers \[3\]: this ViT has '
-                       'blocks 1 to 2'):
+    with pytest.raises(ValueError, match=r'layers=\[3\]: this '
+                       'VisionTransformer has blocks 1 to 2'):
         encoder_features(vit, images(1), layers=(3, ))
-    with pytest.raises(ValueError, match="token must be .*'mean'"):
+    with pytest.raises(ValueError, match="token='mean': it must be "
+                       "'patch_mean' or 'cls'"):
         encoder_features(vit, images(1), token='mean')
+    no_cls = VisionTransformer(arch=TINY_VIT, img_size=96,
+                               with_cls_token=False, out_type='avg_featmap')
+    with pytest.raises(ValueError, match="token='cls': this "
+                       'VisionTransformer has no class token'):
+        encoder_features(no_cls, images(1), token='cls')
