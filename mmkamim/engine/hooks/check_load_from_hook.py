@@ -4,7 +4,7 @@ from typing import Sequence
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from mmkamim.utils.errors import UsageError
@@ -64,8 +64,10 @@ class CheckLoadFromHook(Hook):
         state = checkpoint.get('state_dict', checkpoint)
         # mmengine's load_checkpoint removes DDP's prefix the same way.
         state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = runner.model
+        # mmengine loads into what DDP and a test-time augmentation wrap.
+        while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+            model = model.module
         fill = weight_fill(model, state, allow_random=self.allow_random)
         problems = []
         if fill.mismatched:
