@@ -97,6 +97,7 @@ class AtomicCheckpointHook(CheckpointHook):
     """
 
     _atomic = False  # decided in before_train, from the file backend
+    _meta_update: dict = {}  # for the interrupted checkpoint being saved
 
     def before_run(self, runner) -> None:
         """Resolve ``--resume`` without a path to the checkpoint
@@ -125,6 +126,9 @@ class AtomicCheckpointHook(CheckpointHook):
         """Store the message hub's checkpoint paths (the best checkpoint,
         the last) relative to the checkpoint folder, so that a copied work
         dir never acts on the original's files."""
+        if self._meta_update:
+            checkpoint['meta'].update(self._meta_update)
+            self._meta_update = {}
         if not self._atomic:
             return
         info = (checkpoint.get('message_hub') or {}).get('runtime_info', {})
@@ -165,33 +169,48 @@ class AtomicCheckpointHook(CheckpointHook):
         folder = osp.abspath(self.out_dir)
         return osp.commonpath([folder, osp.abspath(path)]) == folder
 
-    def save_interrupted(self, runner) -> str:
-        """Save the run where it is, after the current iteration, before it
-        stops: ``iter_{n}.pth`` with the epoch the run is in (mmengine's
-        ``by_epoch`` saves record ``epoch + 1``, which would skip the rest of
-        the epoch on resume), pointed at by ``last_checkpoint``. It is
-        removed once a later checkpoint is in place. Call it on every rank.
+    def save_interrupted(self, runner, step: Optional[int] = None,
+                         repeat_validation: bool = False) -> str:
+        """Save the run where it is, before it stops: ``iter_{step}.pth``
+        with the epoch the run is in (mmengine's ``by_epoch`` saves record
+        ``epoch + 1``, which would skip the rest of the epoch on resume),
+        pointed at by ``last_checkpoint``. It is removed once a later
+        checkpoint is in place. Call it on every rank.
+
+        Args:
+            runner: The runner.
+            step (int, optional): Iterations completed: ``runner.iter + 1``
+                (the default) after a training iteration, ``runner.iter``
+                during or after a validation.
+            repeat_validation (bool): The run was stopped in the middle of a
+                validation, which ``--resume`` runs again
+                (``meta['validation_interrupted']``).
 
         Returns:
             str: Path of the checkpoint (the one the interval saved at this
-            iteration, if any).
+            iteration, if any, unless a validation must be repeated).
         """
-        step = runner.iter + 1
+        step = runner.iter + 1 if step is None else step
         name = f'iter_{step}.pth'
         path = self.file_backend.join_path(self.out_dir, name)
-        if path == self.last_ckpt:
+        if path == self.last_ckpt and not repeat_validation:
             return path
         hub = runner.message_hub
         interrupted = hub.get_info('interrupted_ckpts') or []
         hub.update_info('interrupted_ckpts', interrupted + [name])
         hub.update_info('retired_ckpts', [])
         meta = dict(epoch=runner.epoch, iter=step)
+        # Runner.save_checkpoint overwrites meta's iter with runner.iter + 1.
+        self._meta_update = dict(iter=step)
+        if repeat_validation:
+            self._meta_update['validation_interrupted'] = True
         kwargs = dict(save_optimizer=self.save_optimizer,
                       save_param_scheduler=self.save_param_scheduler,
                       meta=meta, by_epoch=False,
                       backend_args=self.backend_args, **self.args)
         self._write(runner, self.out_dir, name, self.file_client_args,
                     **kwargs)
+        self._meta_update = {}  # rank 0 used it; the other ranks save none
         if is_main_process():
             if self._atomic:
                 write_last_checkpoint(runner.work_dir, path)

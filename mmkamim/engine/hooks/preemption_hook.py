@@ -1,18 +1,20 @@
 """Save and stop when the cluster asks a run to stop (Slurm preemption and
-time limits)."""
+time limits, docker stop, Ctrl-C), in training, validation and testing."""
 import logging
 import os
 import signal
 import threading
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 from mmengine.dist import all_reduce, barrier, get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+from mmengine.runner.base_loop import BaseLoop
 from mmpretrain.registry import HOOKS
 
 from mmkamim.utils.errors import UsageError
+from mmkamim.utils.random_state import rng_state, set_rng_state
 
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 
@@ -58,34 +60,50 @@ class OutsideSignalsIgnored:
 
 @HOOKS.register_module()
 class PreemptionHook(Hook):
-    """Stop a run that receives SIGTERM or SIGUSR1 with a checkpoint of
-    where it is, and exit as interrupted.
+    """Stop a run that receives SIGTERM, SIGINT or SIGUSR1 with a checkpoint
+    of where it is, and exit as interrupted.
 
     Slurm sends SIGTERM when it preempts a job or its time runs out (then
     SIGKILL after ``KillWait``), and SIGUSR1 ahead of that when asked
-    (``#SBATCH --signal=USR1@90``). On either signal the run finishes the
-    current iteration; all ranks agree, after the same iteration, to stop
-    (a flag all-reduced at every iteration boundary: the signal handler
-    itself only notes the signal); rank 0 writes a checkpoint of that
-    position through :meth:`AtomicCheckpointHook.save_interrupted` and every
-    rank passes a barrier after it; the log names the signal and the
-    checkpoint ``--resume`` will continue from; every process exits with
-    ``128 + signal`` (143 for SIGTERM, 138 for SIGUSR1). More signals during
-    the save change nothing. Dataloader workers ignore the signals (see
+    (``#SBATCH --signal=USR1@90``); ``docker stop`` and Kubernetes send
+    SIGTERM, a terminal's Ctrl-C SIGINT. The signal handler only notes the
+    signal; the ranks agree to stop through a flag all-reduced at every
+    iteration boundary, and every rank stops at the same point:
+
+    - **in training**, after the current iteration: rank 0 writes a
+      checkpoint of that position through
+      :meth:`AtomicCheckpointHook.save_interrupted`;
+    - **in a validation during training** (mmengine's ``ValLoop``,
+      :class:`~mmkamim.engine.runners.KNNValLoop`), at the next batch (the
+      flag is shared after every batch that all ranks run): the checkpoint
+      holds the training position before the validation, its random
+      generators included, and marks the validation as interrupted, so
+      ``--resume`` runs that validation again first and then trains as the
+      uninterrupted run; a signal during the validation's last steps
+      (scoring, hooks) stops the run after it;
+    - **in testing** (``tools/test.py``, an evaluation without training),
+      at the next batch, writing no results.
+
+    Every rank passes a barrier after the save; the log names the signal
+    and the checkpoint ``--resume`` will continue from; every process exits
+    with ``128 + signal`` (143 for SIGTERM, 130 for SIGINT, 138 for
+    SIGUSR1). More signals during the save change nothing (SIGQUIT or
+    SIGKILL end a run at once). Dataloader workers ignore the signals (see
     :class:`OutsideSignalsIgnored`).
 
-    Needs ``default_hooks.checkpoint`` to be an
+    Training needs ``default_hooks.checkpoint`` to be an
     :class:`AtomicCheckpointHook`.
 
     Args:
         signals (Sequence[str]): Names of the signals that stop the run.
-            Defaults to ``('SIGTERM', 'SIGUSR1')``.
+            Defaults to ``('SIGTERM', 'SIGINT', 'SIGUSR1')``.
     """
 
     priority = 'LOWEST'  # after the interval checkpoint of the iteration
 
-    def __init__(self, signals: Sequence[str] = ('SIGTERM',
-                                                 'SIGUSR1')) -> None:
+    def __init__(self,
+                 signals: Sequence[str] = ('SIGTERM', 'SIGINT',
+                                           'SIGUSR1')) -> None:
         self.signals = []
         for name in signals:
             number = getattr(signal, str(name), None)
@@ -97,30 +115,30 @@ class PreemptionHook(Hook):
             self.signals.append(number)
         self.received: Optional[int] = None
         self._previous: Dict[int, object] = {}
+        self._checkpoint: Optional[AtomicCheckpointHook] = None
+        self._training = False
+        self._training_rng: Optional[dict] = None
+        # (batches every rank runs, this rank's) of the loop being run
+        self._shared_batches: Optional[Tuple[int, int]] = None
+        self._repeat_validation = False
 
-    def before_train(self, runner) -> None:
+    def before_run(self, runner) -> None:
         """Install the handlers, and make dataloader workers ignore the
-        signals."""
-        checkpoints = [h for h in runner.hooks
-                       if isinstance(h, AtomicCheckpointHook)]
-        if not checkpoints:
-            raise UsageError(
-                'PreemptionHook saves through AtomicCheckpointHook: set '
-                "default_hooks.checkpoint.type='AtomicCheckpointHook'")
-        self._checkpoint = checkpoints[0]
+        signals (training, validation and test runs alike)."""
         if threading.current_thread() is not threading.main_thread():
-            print_log('PreemptionHook: training runs outside the main '
-                      'thread, where Python cannot handle signals; stop '
-                      'signals will end the run without a checkpoint',
-                      logger='current', level=logging.WARNING)
+            print_log('PreemptionHook: the run is outside the main thread, '
+                      'where Python cannot handle signals; stop signals '
+                      'will end it without a checkpoint', logger='current',
+                      level=logging.WARNING)
             return
         for number in self.signals:
             self._previous[number] = signal.signal(number, self._note)
         if not hasattr(signal, 'sigwaitinfo'):  # not on macOS, Windows
             return
-        loops = [runner.train_loop, runner.val_loop]
+        loops = [runner._train_loop, runner._val_loop, runner._test_loop]
         for loop in loops:
-            loader = getattr(loop, 'dataloader', None)
+            loader = getattr(loop, 'dataloader', None) if isinstance(
+                loop, BaseLoop) else None
             if not getattr(loader, 'num_workers', 0):
                 continue
             if getattr(loop, 'dataloader_iterator', None) is not None:
@@ -135,33 +153,145 @@ class PreemptionHook(Hook):
             loader.worker_init_fn = OutsideSignalsIgnored(
                 self.signals, loader.worker_init_fn)
 
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Note a resumed checkpoint written during a validation."""
+        meta = checkpoint.get('meta') or {}
+        if runner.cfg.get('resume') and meta.get('validation_interrupted'):
+            self._repeat_validation = True
+
+    def before_train(self, runner) -> None:
+        """Find the checkpoint hook; run again a validation the resumed
+        run was stopped in (after every other hook has restored its state:
+        this hook runs last)."""
+        checkpoints = [h for h in runner.hooks
+                       if isinstance(h, AtomicCheckpointHook)]
+        if not checkpoints:
+            raise UsageError(
+                'PreemptionHook saves through AtomicCheckpointHook: set '
+                "default_hooks.checkpoint.type='AtomicCheckpointHook'")
+        self._checkpoint = checkpoints[0]
+        self._training = True
+        if self._repeat_validation and runner.val_loop is not None:
+            self._repeat_validation = False
+            print_log(f'the run was stopped during the validation after '
+                      f'iteration {runner.iter}: running it again',
+                      logger='current')
+            runner.val_loop.run()
+
     def _note(self, number: int, frame) -> None:
         if self.received is None:
             self.received = number
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
-                         outputs=None) -> None:
-        """Stop here if any rank received a stop signal."""
+    def _agreed(self) -> int:
+        """The signal any rank received (0 if none): a collective."""
         number = self.received or 0
         if get_world_size() > 1:
             flag = torch.tensor(number)
             all_reduce(flag, op='max')
             number = int(flag)
+        return number
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        """Stop here if any rank received a stop signal."""
+        number = self._agreed()
+        if number:
+            self._stop(runner, number, runner.iter + 1,
+                       f'after iteration {runner.iter + 1}')
+
+    def before_val(self, runner) -> None:
+        """Keep the training's random generators: a validation stopped
+        half-way is saved as the position before it."""
+        if self._training:
+            self._training_rng = rng_state()
+
+    def before_validation_batches(self, runner, loader) -> None:
+        """Note how many batches of ``loader`` every rank runs (a
+        collective; the ranks' shares differ with ``round_up=False``):
+        the stop flag is shared after each of those. Loops that call no
+        per-batch hooks (:class:`KNNValLoop`) call this and
+        :meth:`after_validation_batch` themselves."""
+        count = torch.tensor(len(loader))
+        if get_world_size() > 1:
+            all_reduce(count, op='min')
+        self._shared_batches = (int(count), len(loader))
+
+    def after_validation_batch(self, runner, batch_idx: int) -> None:
+        """Stop here if any rank received a stop signal (every rank calls
+        this after each batch of the loader last announced)."""
+        if self._shared_batches is None or \
+                batch_idx >= self._shared_batches[0]:
+            return
+        number = self._agreed()
         if not number:
             return
+        phase = 'validation' if self._training else 'evaluation'
+        where = (f'during the {phase}, after its batch {batch_idx + 1} of '
+                 f'{self._shared_batches[1]}')
+        if not self._training:
+            self._stop_without_saving(number, where)
+        # The position before the validation, which --resume runs again.
+        set_rng_state(self._training_rng)
+        self._stop(runner, number, runner.iter, where,
+                   repeat_validation=True)
+
+    def before_val_epoch(self, runner) -> None:
+        self.before_validation_batches(runner, runner.val_loop.dataloader)
+
+    def after_val_iter(self, runner, batch_idx: int, data_batch=None,
+                       outputs=None) -> None:
+        self.after_validation_batch(runner, batch_idx)
+
+    def after_val(self, runner) -> None:
+        """Stop after a validation if any rank received a stop signal during
+        its last steps (the ones not shared batch by batch)."""
+        self._shared_batches = None
+        number = self._agreed()
+        if not number:
+            return
+        if not self._training:
+            self._stop_without_saving(number, 'after the evaluation')
+        self._stop(runner, number, runner.iter,
+                   f'after the validation after iteration {runner.iter}')
+
+    def before_test_epoch(self, runner) -> None:
+        self.before_validation_batches(runner, runner.test_loop.dataloader)
+
+    def after_test_iter(self, runner, batch_idx: int, data_batch=None,
+                        outputs=None) -> None:
+        self.after_validation_batch(runner, batch_idx)
+
+    def after_test(self, runner) -> None:
+        # Every batch ran: the test completes and writes its results.
+        self._shared_batches = None
+
+    def _stop(self, runner, number: int, step: int, where: str,
+              repeat_validation: bool = False) -> None:
+        """Save the training position after ``step`` iterations on every
+        rank, and exit."""
         name = signal.Signals(number).name
-        print_log(f'{name} received: saving the run after iteration '
-                  f'{runner.iter + 1} (epoch {runner.epoch + 1}) before it '
-                  'stops', logger='current', level=logging.WARNING)
-        path = self._checkpoint.save_interrupted(runner)
+        print_log(f'{name} received: saving the run {where} (epoch '
+                  f'{runner.epoch + 1}) before it stops', logger='current',
+                  level=logging.WARNING)
+        path = self._checkpoint.save_interrupted(
+            runner, step=step, repeat_validation=repeat_validation)
         barrier()
-        print_log(f'stopped by {name} after iteration {runner.iter + 1}; '
-                  f'continue with --resume (it picks {path}). Exit code '
-                  f'{128 + number}', logger='current',
+        again = ('; it runs the interrupted validation again first'
+                 if repeat_validation else '')
+        print_log(f'stopped by {name} {where}; continue with --resume (it '
+                  f'picks {path}{again}). Exit code {128 + number}',
+                  logger='current', level=logging.WARNING)
+        raise SystemExit(128 + number)
+
+    def _stop_without_saving(self, number: int, where: str) -> None:
+        name = signal.Signals(number).name
+        print_log(f'stopped by {name} {where}; no results written. Exit '
+                  f'code {128 + number}', logger='current',
                   level=logging.WARNING)
         raise SystemExit(128 + number)
 
     def after_train(self, runner) -> None:
+        self._training = False
         if self.received is not None:
             print_log(f'{signal.Signals(self.received).name} arrived after '
                       'the last iteration: the run is complete',

@@ -177,6 +177,12 @@ class KNNValLoop(BaseLoop):
         mean = torch.tensor(self.mean, device=device).view(1, 3, 1, 1)
         std = torch.tensor(self.std, device=device).view(1, 3, 1, 1)
         features, labels, indices = [], [], []
+        # The loop calls no per-batch hooks; a stop signal is looked for
+        # after every batch all the same (PreemptionHook).
+        watchers = [h for h in self.runner.hooks
+                    if hasattr(h, 'after_validation_batch')]
+        for hook in watchers:
+            hook.before_validation_batches(self.runner, loader)
         for i, batch in enumerate(loader):
             images = batch['inputs']
             if isinstance(images, (list, tuple)):
@@ -199,5 +205,7 @@ class KNNValLoop(BaseLoop):
             if (i + 1) % self.log_interval == 0 or i + 1 == len(loader):
                 print_log(f'k-NN {what}: batch {i + 1}/{len(loader)}',
                           logger='current', level=logging.INFO)
+            for hook in watchers:
+                hook.after_validation_batch(self.runner, i)
         return Features(torch.cat(features), torch.tensor(labels),
                         torch.tensor(indices))
