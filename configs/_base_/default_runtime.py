@@ -24,11 +24,13 @@ default_hooks = dict(
 # mmengine 0.10.7 relies on to resume, and refuses cut-off or code-running
 # checkpoints; CheckLoadFromHook stops a run whose load_from checkpoint does
 # not fill the model (allow_random=[...] names what may keep its
-# initialisation: custom_hooks.1.allow_random); ReproducibilityHook makes --resume continue the run exactly;
-# LossScaleMonitorHook logs the steps --amp's loss scaler skips and warns
-# when they are many; PreemptionHook saves and stops the run on SIGTERM or
-# SIGUSR1 (Slurm preemption and time limits), exiting with 128 + signal;
-# NonFiniteLossHook stops a run whose loss is inf/NaN before it saves.
+# initialisation: custom_hooks.1.allow_random); ReproducibilityHook makes
+# --resume continue the run exactly; LossScaleMonitorHook logs the steps
+# --amp's loss scaler skips and warns when they are many; PreemptionHook
+# saves and stops the run on SIGTERM, SIGINT or SIGUSR1 (Slurm preemption
+# and time limits, docker stop, Ctrl-C), also during validation, exiting
+# with 128 + signal; NonFiniteLossHook stops a run whose loss, parameters
+# or optimizer state are inf/NaN before it saves them.
 custom_hooks = [
     dict(type='WeightsOnlyCheckpointHook'),
     dict(type='CheckLoadFromHook'),

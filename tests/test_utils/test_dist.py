@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 import torch.distributed as dist
@@ -12,9 +14,32 @@ def test_no_launcher_leaves_the_config_alone():
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
-def test_launchers_that_need_cuda_are_refused():
-    with pytest.raises(ValueError, match="'slurm'"):
+def test_launchers_that_need_cuda_are_refused(monkeypatch):
+    with pytest.raises(ValueError, match="launcher='mpi' needs CUDA"):
+        setup_cpu_distributed(Config(dict(launcher='mpi')))
+    monkeypatch.delenv('SLURM_PROCID', raising=False)
+    with pytest.raises(ValueError, match='SLURM_PROCID is not set; start '
+                       'the tasks with srun'):
         setup_cpu_distributed(Config(dict(launcher='slurm')))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
+def test_slurm_launcher_starts_gloo_from_slurm_s_environment(monkeypatch):
+    for key in ('MASTER_ADDR', 'MASTER_PORT', 'RANK', 'WORLD_SIZE'):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in dict(SLURM_PROCID='0', SLURM_NTASKS='1',
+                           SLURM_LOCALID='0',
+                           SLURM_NODELIST='localhost').items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv('MASTER_PORT', '29562')
+    try:
+        cfg = setup_cpu_distributed(Config(dict(launcher='slurm')))
+        assert dist.is_initialized() and dist.get_world_size() == 1
+        assert cfg.model_wrapper_cfg.device_ids is None
+        assert os.environ['MASTER_ADDR'] == 'localhost'
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')

@@ -7,8 +7,12 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT, build_runner, tiny_model_config, \
-    tiny_vit_config
+from conftest import (
+    REPO_ROOT,
+    build_runner,
+    tiny_model_config,
+    tiny_vit_config,
+)
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.registry import init_default_scope
@@ -82,7 +86,7 @@ def test_one_tensor_of_another_shape_is_enough(tmp_path, image_folder):
 
 
 def test_a_position_embedding_of_another_size_counts_as_filled(
-        tmp_path, image_folder, caplog):
+        tmp_path, image_folder):
     # 96 px: 36 + 1 tokens; MMPretrain resizes them to 144 + 1 on load.
     small = saved_model(tmp_path / 'small.pth', img_size=96)
     runner = runner_loading(tmp_path, image_folder, small)

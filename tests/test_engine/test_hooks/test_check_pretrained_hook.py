@@ -11,8 +11,8 @@ from mmpretrain.models import SwinTransformer
 from mmpretrain.registry import MODELS
 
 from mmkamim.engine.hooks import CheckPretrainedHook
-from mmkamim.utils.weight_fill import shapes_fit
 from mmkamim.models import SimMIMViT
+from mmkamim.utils.weight_fill import shapes_fit
 
 
 def runner_for(config: str, checkpoint) -> SimpleNamespace:

@@ -102,8 +102,8 @@ def test_a_signal_during_validation_saves_and_resume_repeats_it(
     assert stop.value.code == 143
     iteration = seen.metrics[0][0]  # the iterations of epoch 1
     log = next(work.glob('*/*.log')).read_text()
-    assert (f'stopped by SIGTERM during the validation, after its batch 1 '
-            f'of ') in log
+    assert ('stopped by SIGTERM during the validation, after its batch 1 '
+            'of ') in log
     assert f'it picks {work / f"iter_{iteration}.pth"}; it runs the ' \
         'interrupted validation again first). Exit code 143' in log
     saved = torch.load(work / f'iter_{iteration}.pth', weights_only=True)
