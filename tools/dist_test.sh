@@ -1,23 +1,15 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT NPROC [test.py arguments...]
-# Same environment variables as dist_train.sh.
+# Same environment variables and stop signals as dist_train.sh (a stopped
+# test writes no results).
 set -euo pipefail
 CONFIG=$1
 CHECKPOINT=$2
 NPROC=$3
 shift 3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 TOOLS=$(cd "$(dirname "$0")" && pwd)
 PYTHON=${PYTHON:-python}
-
-PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" \
-"$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --master_port="$PORT" \
-    --nproc_per_node="$NPROC" \
-    "$TOOLS/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"
+# shellcheck source=misc/forward_stop_signals.sh
+source "$TOOLS/misc/forward_stop_signals.sh"
+run_torchrun "$NPROC" "$TOOLS/test.py" "$CONFIG" "$CHECKPOINT" \
+    --launcher pytorch "$@"

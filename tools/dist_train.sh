@@ -4,26 +4,16 @@
 # NNODES, NODE_RANK, MASTER_ADDR and PORT. Without CUDA the processes train
 # on the CPU over gloo (see mmkamim.utils.setup_cpu_distributed). PYTHON
 # picks the interpreter (default: python).
+# SIGTERM, SIGINT or SIGUSR1, sent to this script or to its process group,
+# reach every trainer: they save where they are and exit, and this script
+# exits 128 + the signal once they have (tools/misc/forward_stop_signals.sh;
+# STOP_TIMEOUT, default 600 s, bounds the wait for the save).
 set -euo pipefail
 CONFIG=$1
 NPROC=$2
 shift 2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 TOOLS=$(cd "$(dirname "$0")" && pwd)
 PYTHON=${PYTHON:-python}
-# torchrun's agent forwards these to the trainers (and gives them 30 s);
-# by default SIGUSR1, which Slurm's --signal sends, would kill the agent and
-# with it the trainers, in the middle of their save.
-export TORCHELASTIC_SIGNALS_TO_HANDLE=${TORCHELASTIC_SIGNALS_TO_HANDLE:-SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1}
-
-PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" \
-"$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --master_port="$PORT" \
-    --nproc_per_node="$NPROC" \
-    "$TOOLS/train.py" "$CONFIG" --launcher pytorch "$@"
+# shellcheck source=misc/forward_stop_signals.sh
+source "$TOOLS/misc/forward_stop_signals.sh"
+run_torchrun "$NPROC" "$TOOLS/train.py" "$CONFIG" --launcher pytorch "$@"

@@ -19,9 +19,13 @@ PYTHON=${PYTHON:-python}
 # rank does not leave the others waiting in a collective. A run stopped by
 # SIGTERM/SIGUSR1 exits 143/138 only after rank 0 has saved and every rank
 # has passed the barrier behind the save, so the flag cannot cut that save.
+# SIGTERM, SIGINT or SIGUSR1 sent to this script (or its process group)
+# reach every task through srun; the script exits 128 + the signal once
+# srun has (tools/misc/forward_stop_signals.sh).
+# shellcheck source=misc/forward_stop_signals.sh
+source "$TOOLS/misc/forward_stop_signals.sh"
 # shellcheck disable=SC2086  # SRUN_ARGS holds several words on purpose
-PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}" \
-srun -p "$PARTITION" \
+run_srun -p "$PARTITION" \
     --job-name="$JOB_NAME" \
     --gres=gpu:"$GPUS_PER_NODE" \
     --ntasks="$GPUS" \

@@ -1,5 +1,8 @@
 """Multi-process training on machines without CUDA."""
 import gc
+import os
+import re
+import subprocess
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Iterator
@@ -10,14 +13,18 @@ from mmengine.config import Config
 
 
 def setup_cpu_distributed(cfg: Config) -> Config:
-    """Let a ``--launcher pytorch`` run train on the CPU over gloo.
+    """Let a ``--launcher pytorch`` or ``--launcher slurm`` run train on the
+    CPU over gloo.
 
-    mmengine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` and
-    fails without a GPU, and its default DDP wrapper passes
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` and fails
+    without a GPU, and its default DDP wrapper passes
     ``device_ids=[LOCAL_RANK]``, which DDP rejects for CPU modules. On a
-    machine without CUDA this starts the gloo process group from torchrun's
-    environment (the Runner then skips ``init_dist``) and asks for a DDP
-    wrapper without device ids. With CUDA, or without a launcher, ``cfg`` is
+    machine without CUDA this starts the gloo process group (the Runner
+    then skips ``init_dist``) and asks for a DDP wrapper without device ids:
+    from torchrun's environment, or under ``srun`` from Slurm's
+    (``SLURM_PROCID``, ``SLURM_NTASKS``, ``SLURM_LOCALID``; the address of
+    the first node of ``SLURM_NODELIST`` and ``MASTER_PORT``, default 29500,
+    as mmengine takes them). With CUDA, or without a launcher, ``cfg`` is
     returned unchanged.
 
     Args:
@@ -30,11 +37,14 @@ def setup_cpu_distributed(cfg: Config) -> Config:
     launcher = cfg.get('launcher', 'none')
     if launcher == 'none' or torch.cuda.is_available():
         return cfg
-    if launcher != 'pytorch':
+    if launcher not in ('pytorch', 'slurm'):
         raise ValueError(
             f'launcher={launcher!r} needs CUDA; on a machine without CUDA use '
-            f"launcher='pytorch' (tools/dist_train.sh)")
+            "launcher='pytorch' (tools/dist_train.sh) or 'slurm' "
+            '(tools/slurm_train.sh)')
     if not dist.is_initialized():
+        if launcher == 'slurm':
+            _slurm_environment()
         timeout = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout')
         kwargs = {} if timeout is None else dict(
             timeout=timedelta(seconds=timeout))
@@ -44,6 +54,27 @@ def setup_cpu_distributed(cfg: Config) -> Config:
     wrapper.setdefault('device_ids', None)
     cfg.model_wrapper_cfg = wrapper
     return cfg
+
+
+def _slurm_environment() -> None:
+    """torch's ``env://`` variables from a Slurm task's."""
+    try:
+        rank, world = os.environ['SLURM_PROCID'], os.environ['SLURM_NTASKS']
+        nodes = os.environ['SLURM_NODELIST']
+    except KeyError as missing:
+        raise ValueError(
+            f'--launcher slurm: {missing.args[0]} is not set; start the '
+            'tasks with srun (tools/slurm_train.sh)') from None
+    os.environ.update(RANK=rank, WORLD_SIZE=world,
+                      LOCAL_RANK=os.environ.get('SLURM_LOCALID', '0'))
+    os.environ.setdefault('MASTER_PORT', '29500')
+    if 'MASTER_ADDR' not in os.environ:
+        # A single plain host name needs no expansion by scontrol.
+        first = nodes if re.fullmatch(r'[\w.-]+', nodes) else \
+            subprocess.check_output(
+                ['scontrol', 'show', 'hostnames', nodes],
+                text=True).split()[0]
+        os.environ['MASTER_ADDR'] = first
 
 
 @contextmanager

@@ -1,0 +1,212 @@
+"""A stop signal reaches every trainer through our launch scripts, whether
+it hits the script alone (``docker stop``, Slurm's ``--signal=B:...``) or
+its whole process group (Ctrl-C): the trainers save, every process exits,
+the script exits with 128 + the signal, and ``--resume`` ends where the
+uninterrupted run ends.
+
+``tools/dist_train.sh`` runs with the installed torchrun (which has
+``--signals-to-handle``) and with a stand-in for an older one (which has
+not); ``tools/slurm_train.sh`` with a stand-in ``srun`` that starts the
+tasks and passes signals as Slurm's does.
+"""
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_ROOT, tiny_vit_config, wait_for_file
+from test_preemption_hook import (
+    EPOCHS,
+    free_port,
+    parameters,
+    relative_difference,
+    stopping_config,
+)
+
+STOP = 3  # 2 iterations per epoch on 2 processes: the 1st of epoch 2
+
+# torchrun as it was before --signals-to-handle and --shutdown-timeout: its
+# agent forwards SIGTERM, SIGINT, SIGHUP and SIGQUIT, and SIGUSR1 kills it.
+OLD_TORCHRUN = '''
+import os, sys
+for arg in sys.argv[1:]:
+    if arg.startswith(('--signals', '--shutdown')):
+        sys.exit(f'torchrun: error: unrecognized arguments: {arg}')
+if '--help' in sys.argv[1:]:
+    print('usage: torchrun [--nnodes NNODES] [--nproc-per-node NPROC] ...')
+    sys.exit(0)
+for name in ('PET_SIGNALS_TO_HANDLE', 'PET_SHUTDOWN_TIMEOUT'):
+    os.environ.pop(name, None)
+from torch.distributed.run import main
+main()
+'''
+
+# srun as Slurm's behaves for what our script uses: one task per --ntasks,
+# each in its own session with Slurm's variables; SIGTERM and SIGUSR1 are
+# forwarded to every task; a first SIGINT only reports the tasks' state;
+# with --kill-on-bad-exit=1 a task that fails ends the others (SIGTERM,
+# then SIGKILL after KillWait, 30 s); the exit status is the highest of
+# the tasks' (128 + signal for a task a signal ended).
+STAND_IN_SRUN = '''#!PYTHON
+import os, signal, subprocess, sys, time
+args = sys.argv[1:]
+ntasks, kill_on_bad_exit = 1, False
+while args[0].startswith('-'):
+    option = args.pop(0)
+    if option == '-p':
+        args.pop(0)
+    elif option.startswith('--ntasks='):
+        ntasks = int(option.split('=')[1])
+    elif option == '--kill-on-bad-exit=1':
+        kill_on_bad_exit = True
+tasks = [subprocess.Popen(args, start_new_session=True, env=dict(
+    os.environ, SLURM_PROCID=str(i), SLURM_LOCALID=str(i),
+    SLURM_NTASKS=str(ntasks), SLURM_NODELIST='localhost',
+    SLURM_JOB_ID='1', SLURM_STEP_ID='0')) for i in range(ntasks)]
+
+
+def forward(number, frame):
+    for task in tasks:
+        if task.poll() is None:
+            task.send_signal(number)
+
+
+def report(number, frame):
+    running = sum(task.poll() is None for task in tasks)
+    print(f'srun: {running} tasks running', file=sys.stderr)
+
+
+signal.signal(signal.SIGTERM, forward)
+signal.signal(signal.SIGUSR1, forward)
+signal.signal(signal.SIGINT, report)
+failed_at = None
+while any(task.poll() is None for task in tasks):
+    if kill_on_bad_exit and failed_at is None and any(
+            task.poll() not in (None, 0) for task in tasks):
+        failed_at = time.monotonic()
+        forward(signal.SIGTERM, None)
+    if failed_at is not None and time.monotonic() - failed_at > 30:
+        for task in tasks:
+            if task.poll() is None:
+                task.kill()
+    time.sleep(0.05)
+codes = [128 - code if code < 0 else code
+         for code in (task.returncode for task in tasks)]
+sys.exit(max(codes))
+'''
+
+
+def alive(pid: int) -> bool:
+    """Whether a process exists and has not exited (a zombie has)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture(scope='module')
+def straight(tmp_path_factory, image_folder):
+    """The uninterrupted run's parameters, two processes."""
+    tmp = tmp_path_factory.mktemp('straight2')
+    config = tiny_vit_config(tmp, image_folder,
+                             'kamim_vit-base_8xb256_in1k.py',
+                             EPOCHS.format(workers=0))
+    done = subprocess.run(
+        ['bash', osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), config, '2',
+         '--work-dir', str(tmp / 'work')],
+        capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, OMP_NUM_THREADS='1', PORT=str(free_port()),
+                 PYTHON=sys.executable))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return parameters(tmp / 'work' / 'epoch_3.pth')
+
+
+def stop_and_resume(tmp_path, image_folder, expected, command, env, name,
+                    to_group, trainers_see=None):
+    """Start ``command`` (a launch script training 2 processes), send it
+    the signal after iteration ``STOP``, check the stop, resume."""
+    config, config_env = stopping_config(tmp_path, image_folder, stop=STOP)
+    env = dict(config_env, OMP_NUM_THREADS='1', PYTHON=sys.executable,
+               **env)
+    work = tmp_path / 'work'
+    command = command(config, work)
+    number = getattr(signal, name)
+    log = tmp_path / 'log.txt'
+    with open(log, 'w') as out:
+        launcher = subprocess.Popen(command, stdout=out, stderr=out,
+                                    env=env, start_new_session=True)
+        for rank in (0, 1):
+            wait_for_file(work / f'reached_{rank}', launcher)
+        trainers = [int((work / f'reached_{rank}').read_text())
+                    for rank in (0, 1)]
+        if to_group:
+            os.killpg(launcher.pid, number)
+        else:
+            os.kill(launcher.pid, number)
+        assert launcher.wait(timeout=600) == 128 + number, \
+            log.read_text()[-3000:]
+    text = log.read_text()
+    # The trainers stopped after the same iteration, and none is left.
+    assert f'stopped by {trainers_see or name} after iteration {STOP}; ' \
+        'continue with --resume' in text
+    assert 'Epoch(train) [2][2/2]' not in text
+    assert not any(alive(pid) for pid in trainers)
+    assert (work / 'last_checkpoint').read_text() == f'iter_{STOP}.pth'
+    env.update(PORT=str(free_port()), MASTER_PORT=str(free_port()))
+    done = subprocess.run(command + ['--resume'], capture_output=True,
+                          text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert relative_difference(expected,
+                               parameters(work / 'epoch_3.pth')) <= 1e-5
+
+
+def dist_train(config, work):
+    return ['bash', osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), config,
+            '2', '--work-dir', str(work)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name, to_group', [
+    ('SIGUSR1', True), ('SIGTERM', False), ('SIGINT', False)])
+def test_dist_train_sh(tmp_path, image_folder, straight, name, to_group):
+    stop_and_resume(tmp_path, image_folder, straight, dist_train,
+                    dict(PORT=str(free_port())), name, to_group)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name, to_group', [
+    ('SIGUSR1', False), ('SIGTERM', True)])
+def test_dist_train_sh_with_an_older_torchrun(tmp_path, image_folder,
+                                              straight, name, to_group):
+    # SIGUSR1 would kill the older agent: the script sends it SIGTERM,
+    # which it forwards; the trainers save alike.
+    stand_in = tmp_path / 'old_torchrun.py'
+    stand_in.write_text(OLD_TORCHRUN)
+    stop_and_resume(tmp_path, image_folder, straight, dist_train,
+                    dict(PORT=str(free_port()),
+                         TORCHRUN=f'{sys.executable} {stand_in}'),
+                    name, to_group, trainers_see='SIGTERM')
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name, to_group, trainers_see', [
+    ('SIGUSR1', False, 'SIGUSR1'), ('SIGINT', True, 'SIGTERM')])
+def test_slurm_train_sh(tmp_path, image_folder, straight, name, to_group,
+                        trainers_see):
+    srun = tmp_path / 'bin' / 'srun'
+    srun.parent.mkdir()
+    srun.write_text(STAND_IN_SRUN.replace('PYTHON', sys.executable))
+    srun.chmod(0o755)
+
+    def slurm_train(config, work):
+        return ['bash', osp.join(REPO_ROOT, 'tools', 'slurm_train.sh'),
+                'partition', 'job', config, str(work)]
+
+    stop_and_resume(
+        tmp_path, image_folder, straight, slurm_train,
+        dict(GPUS='2', GPUS_PER_NODE='2', MASTER_PORT=str(free_port()),
+             PATH=f'{srun.parent}{os.pathsep}{os.environ["PATH"]}'),
+        name, to_group, trainers_see=trainers_see)
