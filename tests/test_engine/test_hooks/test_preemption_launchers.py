@@ -16,7 +16,13 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT, tiny_vit_config, wait_for_file
+import torch
+from conftest import (
+    REPO_ROOT,
+    tiny_demo_config,
+    tiny_vit_config,
+    wait_for_file,
+)
 from test_preemption_hook import (
     EPOCHS,
     free_port,
@@ -210,3 +216,86 @@ def test_slurm_train_sh(tmp_path, image_folder, straight, name, to_group,
         dict(GPUS='2', GPUS_PER_NODE='2', MASTER_PORT=str(free_port()),
              PATH=f'{srun.parent}{os.pathsep}{os.environ["PATH"]}'),
         name, to_group, trainers_see=trainers_see)
+
+
+# Imported by the training processes: stop when the first validation
+# starts (rank 0 waits there until it has the signal).
+STOP_IN_VALIDATION = """
+import os, time
+from mmengine.hooks import Hook
+from mmpretrain.registry import HOOKS
+
+
+@HOOKS.register_module()
+class StopInValidation(Hook):
+
+    def before_val(self, runner):
+        marker = os.path.join(runner.work_dir, f'reached_{runner.rank}')
+        if os.path.exists(marker):
+            return
+        with open(marker + '.part', 'w') as f:
+            f.write(str(os.getpid()))
+        os.replace(marker + '.part', marker)
+        preemption = next(h for h in runner.hooks
+                          if type(h).__name__ == 'PreemptionHook')
+        while runner.rank == 0 and preemption.received is None:
+            time.sleep(0.01)
+"""
+
+
+@pytest.mark.slow
+def test_a_signal_during_validation_stops_every_rank(tmp_path,
+                                                     photo_dataset):
+    """k-NN after each epoch on 2 processes: SIGTERM to the launcher while
+    the first validation runs stops both ranks at its first batch; the
+    resumed run repeats it and ends at the straight run's parameters."""
+    (tmp_path / 'stop_in_validation.py').write_text(STOP_IN_VALIDATION)
+    extra = ("val_cfg.update(interval=1)\n"
+             "model['backbone']['drop_path_rate'] = 0.1\n"
+             "val_cfg['bank_dataloader']['batch_size'] = 16")
+    plain = tiny_demo_config(tmp_path, photo_dataset,
+                             'simmim_vit-micro_1xb32_photos-96px.py', extra)
+    stopping = tiny_demo_config(
+        tmp_path, photo_dataset, 'simmim_vit-micro_1xb32_photos-96px.py',
+        extra + "\ncustom_imports = dict(imports=['mmkamim', "
+        "'stop_in_validation'], allow_failed_imports=False)\n"
+        "custom_hooks = _base_.custom_hooks + "
+        "[dict(type='StopInValidation')]")
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable,
+               PYTHONPATH=os.pathsep.join(
+                   filter(None, [str(tmp_path),
+                                 os.environ.get('PYTHONPATH')])))
+
+    def launch(config, work):
+        return ['bash', osp.join(REPO_ROOT, 'tools', 'dist_train.sh'),
+                config, '2', '--work-dir', str(work)]
+
+    done = subprocess.run(launch(plain, tmp_path / 'straight'),
+                          capture_output=True, text=True, timeout=600,
+                          env=dict(env, PORT=str(free_port())))
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected = parameters(tmp_path / 'straight' / 'epoch_2.pth')
+
+    work = tmp_path / 'work'
+    log = tmp_path / 'log.txt'
+    with open(log, 'w') as out:
+        launcher = subprocess.Popen(launch(stopping, work), stdout=out,
+                                    stderr=out, start_new_session=True,
+                                    env=dict(env, PORT=str(free_port())))
+        for rank in (0, 1):
+            wait_for_file(work / f'reached_{rank}', launcher)
+        os.kill(launcher.pid, signal.SIGTERM)
+        assert launcher.wait(timeout=600) == 143, log.read_text()[-3000:]
+    text = log.read_text()
+    assert 'stopped by SIGTERM during the validation, after its batch 1 ' \
+        'of ' in text
+    checkpoint = work / (work / 'last_checkpoint').read_text()
+    assert torch.load(checkpoint, weights_only=True)['meta'][
+        'validation_interrupted'] is True
+    done = subprocess.run(launch(plain, work) + ['--resume'],
+                          capture_output=True, text=True, timeout=600,
+                          env=dict(env, PORT=str(free_port())))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert 'running it again' in done.stdout + done.stderr
+    assert relative_difference(expected,
+                               parameters(work / 'epoch_2.pth')) <= 1e-5
