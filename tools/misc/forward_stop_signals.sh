@@ -15,6 +15,7 @@ forward_stop_signals() {
     local term_to=$1 int_to=$2 usr1_to=$3
     shift 3
     _stop_received=0
+    _stop_children=
     "$@" &
     _stop_launcher=$!
     trap "_forward_stop 15 $term_to" TERM
@@ -36,6 +37,7 @@ forward_stop_signals() {
         fi
     done
     if [ "$_stop_received" -ne 0 ]; then
+        _wait_for "$_stop_children"
         exit $((128 + _stop_received))
     fi
     exit "$status"
@@ -46,9 +48,38 @@ _forward_stop() {  # NUMBER_RECEIVED SIGNAL_TO_SEND
         return
     fi
     _stop_received=$1
+    # The launcher's own processes (torchrun's trainers), waited for too:
+    # a launcher signalled by someone else as well (Slurm signals every
+    # process of a step) may exit before them.
+    _stop_children=$(_children_of "$_stop_launcher")
     echo "$(basename "$0"): got signal $1, sending SIG$2 to the launcher" \
         "(pid $_stop_launcher) and waiting for the run to save and exit" >&2
     kill -s "$2" "$_stop_launcher" 2>/dev/null || true
+}
+
+_children_of() {  # PID: the processes whose parent is PID (from /proc)
+    local stat line fields pid
+    for stat in /proc/[0-9]*/stat; do
+        read -r line 2>/dev/null < "$stat" || continue
+        read -r -a fields <<< "${line##*) }"
+        if [ "${fields[1]:-}" = "$1" ]; then
+            pid=${stat#/proc/}
+            echo "${pid%/stat}"
+        fi
+    done
+}
+
+_wait_for() {  # PIDS: wait until they have exited (at most STOP_TIMEOUT s)
+    local pid state waited=0
+    for pid in $1; do
+        while [ "$waited" -lt $((${STOP_TIMEOUT:-600} * 5)) ]; do
+            read -r state 2>/dev/null < "/proc/$pid/stat" || break
+            state=${state##*) }
+            [ "${state:0:1}" = Z ] && break
+            sleep 0.2
+            waited=$((waited + 1))
+        done
+    done
 }
 
 # The sourcing script sets TOOLS (this repository's tools/) and PYTHON.

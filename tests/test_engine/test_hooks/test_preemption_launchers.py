@@ -130,10 +130,25 @@ def straight(tmp_path_factory, image_folder):
     return parameters(tmp / 'work' / 'epoch_3.pth')
 
 
+def children(pid: int):
+    """The processes whose parent is ``pid``."""
+    found = []
+    for entry in os.listdir('/proc'):
+        try:
+            with open(f'/proc/{entry}/stat') as f:
+                if int(f.read().rsplit(')', 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 def stop_and_resume(tmp_path, image_folder, expected, command, env, name,
-                    to_group, trainers_see=None):
+                    to, trainers_see=None):
     """Start ``command`` (a launch script training 2 processes), send it
-    the signal after iteration ``STOP``, check the stop, resume."""
+    the signal after iteration ``STOP`` (``to`` the script alone, its
+    process group, or every process of the run, as Slurm signals a job
+    step), check the stop, resume."""
     config, config_env = stopping_config(tmp_path, image_folder, stop=STOP)
     env = dict(config_env, OMP_NUM_THREADS='1', PYTHON=sys.executable,
                **env)
@@ -148,10 +163,13 @@ def stop_and_resume(tmp_path, image_folder, expected, command, env, name,
             wait_for_file(work / f'reached_{rank}', launcher)
         trainers = [int((work / f'reached_{rank}').read_text())
                     for rank in (0, 1)]
-        if to_group:
+        if to == 'group':
             os.killpg(launcher.pid, number)
-        else:
+        elif to == 'launcher':
             os.kill(launcher.pid, number)
+        else:
+            for pid in [launcher.pid] + children(launcher.pid) + trainers:
+                os.kill(pid, number)
         assert launcher.wait(timeout=600) == 128 + number, \
             log.read_text()[-3000:]
     text = log.read_text()
@@ -175,18 +193,19 @@ def dist_train(config, work):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('name, to_group', [
-    ('SIGUSR1', True), ('SIGTERM', False), ('SIGINT', False)])
-def test_dist_train_sh(tmp_path, image_folder, straight, name, to_group):
+@pytest.mark.parametrize('name, to', [
+    ('SIGUSR1', 'group'), ('SIGTERM', 'launcher'), ('SIGINT', 'launcher'),
+    ('SIGUSR1', 'every process')])
+def test_dist_train_sh(tmp_path, image_folder, straight, name, to):
     stop_and_resume(tmp_path, image_folder, straight, dist_train,
-                    dict(PORT=str(free_port())), name, to_group)
+                    dict(PORT=str(free_port())), name, to)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('name, to_group', [
-    ('SIGUSR1', False), ('SIGTERM', True)])
+@pytest.mark.parametrize('name, to', [
+    ('SIGUSR1', 'launcher'), ('SIGTERM', 'group')])
 def test_dist_train_sh_with_an_older_torchrun(tmp_path, image_folder,
-                                              straight, name, to_group):
+                                              straight, name, to):
     # SIGUSR1 would kill the older agent: the script sends it SIGTERM,
     # which it forwards; the trainers save alike.
     stand_in = tmp_path / 'old_torchrun.py'
@@ -194,13 +213,13 @@ def test_dist_train_sh_with_an_older_torchrun(tmp_path, image_folder,
     stop_and_resume(tmp_path, image_folder, straight, dist_train,
                     dict(PORT=str(free_port()),
                          TORCHRUN=f'{sys.executable} {stand_in}'),
-                    name, to_group, trainers_see='SIGTERM')
+                    name, to, trainers_see='SIGTERM')
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('name, to_group, trainers_see', [
-    ('SIGUSR1', False, 'SIGUSR1'), ('SIGINT', True, 'SIGTERM')])
-def test_slurm_train_sh(tmp_path, image_folder, straight, name, to_group,
+@pytest.mark.parametrize('name, to, trainers_see', [
+    ('SIGUSR1', 'launcher', 'SIGUSR1'), ('SIGINT', 'group', 'SIGTERM')])
+def test_slurm_train_sh(tmp_path, image_folder, straight, name, to,
                         trainers_see):
     srun = tmp_path / 'bin' / 'srun'
     srun.parent.mkdir()
@@ -215,7 +234,7 @@ def test_slurm_train_sh(tmp_path, image_folder, straight, name, to_group,
         tmp_path, image_folder, straight, slurm_train,
         dict(GPUS='2', GPUS_PER_NODE='2', MASTER_PORT=str(free_port()),
              PATH=f'{srun.parent}{os.pathsep}{os.environ["PATH"]}'),
-        name, to_group, trainers_see=trainers_see)
+        name, to, trainers_see=trainers_see)
 
 
 # Imported by the training processes: stop when the first validation
