@@ -10,7 +10,8 @@
 #   (the trainers are already saving, and a launcher signalled twice may
 #   stop waiting for them). The script then waits until COMMAND has exited
 #   and exits 128 + the signal it received, or COMMAND's status if none
-#   came.
+#   came. SIGHUP and SIGQUIT, which end a run without saving, are passed on
+#   as they are, every time.
 forward_stop_signals() {
     local term_to=$1 int_to=$2 usr1_to=$3
     shift 3
@@ -21,6 +22,10 @@ forward_stop_signals() {
     trap "_forward_stop 15 $term_to" TERM
     trap "_forward_stop 2 $int_to" INT
     trap "_forward_stop $(kill -l USR1) $usr1_to" USR1
+    # SIGHUP (a closed terminal) and SIGQUIT (Ctrl-\) end a run at once:
+    # passed on as they come, also after a stop signal.
+    trap '_forward_now 1 HUP' HUP
+    trap '_forward_now 3 QUIT' QUIT
     local status again
     while :; do
         status=0
@@ -54,6 +59,11 @@ _forward_stop() {  # NUMBER_RECEIVED SIGNAL_TO_SEND
     _stop_children=$(_children_of "$_stop_launcher")
     echo "$(basename "$0"): got signal $1, sending SIG$2 to the launcher" \
         "(pid $_stop_launcher) and waiting for the run to save and exit" >&2
+    kill -s "$2" "$_stop_launcher" 2>/dev/null || true
+}
+
+_forward_now() {  # NUMBER_RECEIVED SIGNAL_TO_SEND
+    _stop_received=$1
     kill -s "$2" "$_stop_launcher" 2>/dev/null || true
 }
 

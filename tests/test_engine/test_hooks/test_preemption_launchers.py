@@ -318,3 +318,24 @@ def test_a_signal_during_validation_stops_every_rank(tmp_path,
     assert 'running it again' in done.stdout + done.stderr
     assert relative_difference(expected,
                                parameters(work / 'epoch_2.pth')) <= 1e-5
+
+
+@pytest.mark.slow
+def test_sigquit_ends_every_process_at_once(tmp_path, image_folder):
+    """Ctrl-\\ (SIGQUIT) is passed on as it is: no save, nothing left."""
+    config, env = stopping_config(tmp_path, image_folder, stop=STOP)
+    env.update(OMP_NUM_THREADS='1', PYTHON=sys.executable,
+               PORT=str(free_port()))
+    work = tmp_path / 'work'
+    with open(tmp_path / 'log.txt', 'w') as out:
+        launcher = subprocess.Popen(dist_train(config, work), stdout=out,
+                                    stderr=out, env=env,
+                                    start_new_session=True)
+        for rank in (0, 1):
+            wait_for_file(work / f'reached_{rank}', launcher)
+        trainers = [int((work / f'reached_{rank}').read_text())
+                    for rank in (0, 1)]
+        os.killpg(launcher.pid, signal.SIGQUIT)
+        assert launcher.wait(timeout=600) == 128 + signal.SIGQUIT
+    assert not any(alive(pid) for pid in trainers)
+    assert not (work / f'iter_{STOP}.pth').exists()
