@@ -56,6 +56,19 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
     return mixed & 0xFFFFFFFF
 
 
+# Keeps the main process's per-step seeds apart from the per-sample ones.
+_STEP_DOMAIN = 0x6D61696E  # 'main'
+
+
+def step_seed(seed: int, epoch: int, position: int, rank: int) -> int:
+    """A 32-bit seed for a training step's draws in the main process, from
+    the run's seed, the epoch, the samples of that epoch trained before the
+    step (over all ranks) and the rank; never equal in construction to a
+    sample's :func:`sample_seed`."""
+    mixed = sample_seed(seed ^ _STEP_DOMAIN, epoch, position)
+    return _splitmix64(mixed ^ (rank & _MASK64)) & 0xFFFFFFFF
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's global (CPU) generators.
 

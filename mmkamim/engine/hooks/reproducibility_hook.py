@@ -1,7 +1,9 @@
 """Resume a run exactly where it stopped, and account for skipped files."""
 import logging
+import random
 from typing import Dict, List, Optional, Set, Tuple
 
+import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dist import (
@@ -18,6 +20,7 @@ from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
 from mmkamim.datasets.samplers import ReproducibleSampler
+from mmkamim.datasets.seeded_pipeline import step_seed
 from mmkamim.utils.checkpoint_files import checkpoint_to_load, resume_problems
 from mmkamim.utils.errors import UsageError
 from mmkamim.utils.random_state import rng_state, set_rng_state
@@ -57,16 +60,33 @@ class ReproducibilityHook(Hook):
     position; mmengine's ``IterBasedTrainLoop`` replays the data up to the
     resumed iteration, which is right only on the same layout.
 
+    Before every training step it seeds the main process's generators
+    (Python's, NumPy's, torch's) from the run's seed, the epoch, the
+    samples of the epoch trained before the step and the rank
+    (:func:`~mmkamim.datasets.seeded_pipeline.step_seed`), so that what a
+    model or a hook draws (MAE's masks, drop path, MixUp and CutMix) does
+    not depend on the number of dataloader workers, on whether they
+    persist, or on where a resumed run makes its data iterator: with 0, 2
+    or 4 workers, straight or resumed, a run trains the same parameters.
+    The ranks draw apart (mmengine's default gives every rank the same
+    stream). ``seed_steps=False`` leaves the generators to run on as
+    mmengine seeds them.
+
     With ``ReproducibleSampler(skip_unreadable=N)`` it also counts the
     distinct unreadable files the data workers skipped, over all ranks,
     workers and epochs (kept in checkpoints, so a resumed run goes on
     counting), logs each once, and stops the run once there are more than N.
+
+    Args:
+        seed_steps (bool): Seed the main process's generators before every
+            training step. Defaults to True.
     """
 
     # Before RuntimeInfoHook logs the learning rate of an iteration.
     priority = 'HIGHEST'
 
-    def __init__(self) -> None:
+    def __init__(self, seed_steps: bool = True) -> None:
+        self.seed_steps = seed_steps
         self._resumed: Optional[dict] = None
         self._resumed_runtime: dict = {}
         self._gathered: Optional[List[dict]] = None
@@ -290,13 +310,25 @@ class ReproducibilityHook(Hook):
 
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:
-        """Track the epoch; after a change of layout, set the scheduled
-        parameters for this step from the run's progress."""
+        """Track the epoch; seed the main process's generators for this
+        step; after a change of layout, set the scheduled parameters for
+        this step from the run's progress."""
         if runner.epoch != self._epoch:
             self._epoch = runner.epoch
             self._start = (self._resume_position
                            if runner.epoch == self._resume_epoch else 0)
             self._count = 0
+        if self.seed_steps:
+            # What the model and the hooks draw in this step (MAE's masks,
+            # drop path, MixUp/CutMix) depends on nothing else: not on the
+            # dataloader workers (with none, the seeded pipeline runs here
+            # and reseeds for every sample; with some, the DataLoader draws
+            # their base seed here whenever it makes an iterator).
+            seed = step_seed(runner.seed, runner.epoch,
+                             self.position(runner.epoch), get_rank())
+            random.seed(seed)
+            np.random.seed(seed)
+            torch.manual_seed(seed)  # the accelerators' generators too
         if self.schedule is None:
             return
         dataset_size = len(runner.train_dataloader.dataset)
