@@ -9,11 +9,15 @@ survives a crash. Readers therefore see the old file or the new one, never
 a part of one. ``last_checkpoint`` names its checkpoint relative to the
 work dir, so a copied work dir resumes from its own files.
 """
+import errno
 import glob
 import os
 import os.path as osp
-from typing import Iterable, List, Optional, Tuple
+import shutil
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
+import numpy as np
 import torch
 
 from .errors import UsageError
@@ -47,12 +51,78 @@ def publish(partial: str, path: str) -> None:
     fsync_path(osp.dirname(osp.abspath(path)))
 
 
+# A write that fails for want of space: the disk is full, or a quota.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextmanager
+def space_to_write(path: str,
+                   needed: Callable[[], int]) -> Iterator[None]:
+    """Turn a write of ``path`` (under its temporary name) that runs out of
+    space into one line naming the path, the bytes needed and the bytes
+    free, with the temporary file removed.
+
+    Args:
+        path (str): The file being written.
+        needed (Callable[[], int]): The bytes it needs (a checkpoint's
+            tensors' total size), asked when the write has failed.
+
+    Raises:
+        UsageError: The disk (or a quota) is full.
+    """
+    partial = partial_name(path)
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in DISK_FULL:
+            raise
+        if osp.exists(partial):
+            os.remove(partial)
+        folder = osp.dirname(osp.abspath(path))
+        free = shutil.disk_usage(folder).free
+        raise UsageError(
+            f'cannot write {path}: {os.strerror(error.errno)}. It needs '
+            f'{needed():,} bytes, {free:,} are free in {folder}. Make room '
+            'there (remove older checkpoints; default_hooks.checkpoint.'
+            'max_keep_ckpts keeps fewer) or save elsewhere '
+            '(default_hooks.checkpoint.out_dir), then continue with '
+            '--resume') from error
+
+
+def tensor_bytes(value) -> int:
+    """The total size of the tensors in a (nested) checkpoint."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(tensor_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(tensor_bytes(v) for v in value)
+    return 0
+
+
+def remove_partial_files(folder: str) -> List[str]:
+    """Remove the temporary files a write killed or cut short left in
+    ``folder`` (before a resumed run writes anything: on a full disk they
+    hold the space it needs).
+
+    Returns:
+        List[str]: The files removed.
+    """
+    found = glob.glob(osp.join(folder, '.*.partial'))
+    for path in found:
+        os.remove(path)
+    return found
+
+
 def write_text_atomically(path: str, text: str) -> None:
     """Replace ``path`` by a file holding ``text``, atomically."""
     partial = partial_name(path)
-    with open(partial, 'w') as f:
-        f.write(text)
-    publish(partial, path)
+    with space_to_write(path, lambda: len(text.encode())):
+        with open(partial, 'w') as f:
+            f.write(text)
+        publish(partial, path)
 
 
 def write_last_checkpoint(work_dir: str, checkpoint: str) -> None:

@@ -16,6 +16,8 @@ from mmkamim.utils.checkpoint_files import (
     latest_checkpoint,
     partial_name,
     publish,
+    space_to_write,
+    tensor_bytes,
     write_last_checkpoint,
 )
 
@@ -98,6 +100,7 @@ class AtomicCheckpointHook(CheckpointHook):
 
     _atomic = False  # decided in before_train, from the file backend
     _meta_update: dict = {}  # for the interrupted checkpoint being saved
+    _needed = 0  # bytes of the tensors of the checkpoint being saved
 
     def before_run(self, runner) -> None:
         """Resolve ``--resume`` without a path to the checkpoint
@@ -129,6 +132,7 @@ class AtomicCheckpointHook(CheckpointHook):
         if self._meta_update:
             checkpoint['meta'].update(self._meta_update)
             self._meta_update = {}
+        self._needed = tensor_bytes(checkpoint)
         if not self._atomic:
             return
         info = (checkpoint.get('message_hub') or {}).get('runtime_info', {})
@@ -290,10 +294,11 @@ class AtomicCheckpointHook(CheckpointHook):
             return
         path = self.file_backend.join_path(out_dir, filename)
         partial = partial_name(path)
-        runner.save_checkpoint(out_dir, osp.basename(partial),
-                               file_client_args, **kwargs)
-        if is_main_process():
-            publish(partial, path)
+        with space_to_write(path, lambda: self._needed):
+            runner.save_checkpoint(out_dir, osp.basename(partial),
+                                   file_client_args, **kwargs)
+            if is_main_process():
+                publish(partial, path)
 
     def _paths(self, names: List[str]) -> List[str]:
         return [self.file_backend.join_path(self.out_dir, n) for n in names]

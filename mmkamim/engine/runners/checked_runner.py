@@ -1,8 +1,10 @@
 """mmengine's Runner, refusing a config that cannot train before it builds
-anything, compiling the model rather than its train step, and stepping
-Adam(W) in torch's fused kernel."""
+anything, compiling the model rather than its train step, stepping
+Adam(W) in torch's fused kernel, and resuming on a full disk."""
+import os.path as osp
 from typing import Dict, Union
 
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.runner import Runner
@@ -12,6 +14,7 @@ from torch.optim import Optimizer
 
 from mmkamim.engine.optimizers import with_fused_adam
 from mmkamim.models.utils import compile_forward
+from mmkamim.utils.checkpoint_files import remove_partial_files
 from mmkamim.utils.config_checks import check_training_config
 
 
@@ -43,6 +46,10 @@ class CheckedRunner(Runner):
     Adam and AdamW step in torch's fused kernel where the running torch has
     one for the training device and the config sets neither ``fused`` nor
     ``foreach`` (:func:`~mmkamim.engine.optimizers.with_fused_adam`).
+
+    A resumed run first removes the temporary files a checkpoint write cut
+    short left in the work dir, so that it can start on the disk that
+    filled up.
     """
 
     def _unwrapped_model(self) -> nn.Module:
@@ -81,7 +88,25 @@ class CheckedRunner(Runner):
 
     @classmethod
     def from_cfg(cls, cfg) -> Runner:
-        """Check the config when it trains, then build the runner."""
+        """Check the config when it trains; when it resumes, remove the
+        temporary files of a checkpoint write that was cut short; then
+        build the runner.
+
+        The removal comes before mmengine writes anything (the config's
+        copy, the log): after a save failed on a full disk, those files
+        hold the space the resumed run needs to start.
+        """
         if cfg.get('train_cfg'):
             check_training_config(cfg)
+        if cfg.get('resume') and cfg.get('work_dir'):
+            folders = {cfg.work_dir}
+            out_dir = (cfg.get('default_hooks') or {}).get(
+                'checkpoint', {}).get('out_dir')
+            if out_dir and '://' not in out_dir:
+                folders.add(osp.join(out_dir, osp.basename(
+                    cfg.work_dir.rstrip(osp.sep))))
+            for folder in sorted(folders):
+                for path in remove_partial_files(folder):
+                    print_log(f'removed {path}, left by a write that was '
+                              'cut short', logger='current')
         return super().from_cfg(cfg)

@@ -7,9 +7,11 @@ A tiny KAMIM ViT trains 6 iterations with a checkpoint every 2 and
 fails at each step in turn; the work dir is then copied elsewhere (the
 original removed) and resumed there.
 """
+import errno
 import glob
 import os
 import os.path as osp
+import re
 import shutil
 import signal
 import subprocess
@@ -26,11 +28,14 @@ from conftest import (
     wait_for_file,
 )
 from mmengine.config import Config
+from mmengine.fileio import LocalBackend
 from mmengine.hooks import Hook
+from mmengine.runner import Runner
 
 import mmkamim.engine.hooks.atomic_checkpoint_hook as atomic
+from mmkamim.engine.runners import CheckedRunner
 from mmkamim.utils import UsageError
-from mmkamim.utils.checkpoint_files import latest_checkpoint
+from mmkamim.utils.checkpoint_files import latest_checkpoint, tensor_bytes
 
 SIX_ITERATIONS = """
 train_cfg['max_iters'] = 6
@@ -297,3 +302,84 @@ def test_a_copied_work_dir_never_touches_the_original(
     assert best.exists()  # the original's, untouched
     assert sorted(p.name for p in copy.glob('best_*.pth')) == [
         'best_accuracy_top1_epoch_3.pth']
+
+
+def full_disk_at_iter_4(put):
+    """LocalBackend.put that writes half of iter_4.pth's bytes, then finds
+    the disk full."""
+
+    def writing(self, obj, filepath):
+        if 'iter_4.pth' not in str(filepath):
+            return put(self, obj, filepath)
+        with open(filepath, 'wb') as f:
+            f.write(obj[:len(obj) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), filepath)
+
+    return writing
+
+
+def test_a_full_disk_stops_with_one_line_and_leaves_nothing(
+        tmp_path, six_iterations, monkeypatch):
+    config, _ = six_iterations
+    work = tmp_path / 'work'
+    monkeypatch.setattr(LocalBackend, 'put', full_disk_at_iter_4(
+        LocalBackend.put))
+    with pytest.raises(UsageError) as error:
+        train(config, work)
+    message = str(error.value)
+    assert message.startswith(f'cannot write {work / "iter_4.pth"}: No '
+                              'space left on device. It needs ')
+    needed, free = (int(n.replace(',', '')) for n in re.findall(
+        r'([\d,]+) (?:bytes|are free)', message))
+    # The tensors of the checkpoint it was writing: about those of
+    # iter_2.pth (the logged values differ).
+    saved = tensor_bytes(torch.load(work / 'iter_2.pth', weights_only=True))
+    assert 0.95 * saved <= needed <= 1.05 * saved
+    assert free > 0
+    assert 'max_keep_ckpts' in message and '--resume' in message
+    assert glob.glob(str(work / '.*.partial')) == []
+    assert (work / 'last_checkpoint').read_text() == 'iter_2.pth'
+
+
+def test_a_full_disk_at_the_flush_leaves_nothing(tmp_path, six_iterations,
+                                                 monkeypatch):
+    config, _ = six_iterations
+
+    def full_at_flush(partial, path):
+        if 'iter_4.pth' in path:
+            raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT), partial)
+        return PUBLISH(partial, path)
+
+    monkeypatch.setattr(atomic, 'publish', full_at_flush)
+    with pytest.raises(UsageError, match='iter_4.pth: Disk quota exceeded'):
+        train(config, tmp_path / 'work')
+    assert glob.glob(str(tmp_path / 'work' / '.*.partial')) == []
+
+
+PUBLISH = atomic.publish
+
+
+def test_resume_on_a_full_disk_removes_the_partial_file_first(
+        tmp_path, six_iterations, monkeypatch):
+    """The disk is full as long as a cut-off write's temporary file is
+    there (mmengine writes the config's copy before any hook runs)."""
+    config, expected = six_iterations
+    work = tmp_path / 'work'
+    cfg = Config.fromfile(config)
+    cfg.train_cfg.max_iters = 4
+    build_runner(cfg, work).train()
+    # Left by a save of iter_6.pth that filled the disk and was killed.
+    (work / '.iter_6.pth.partial').write_bytes(b'\0' * 1000)
+    dump = Runner.dump_config
+
+    def dump_unless_full(self):
+        if glob.glob(str(work / '.*.partial')):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return dump(self)
+
+    monkeypatch.setattr(Runner, 'dump_config', dump_unless_full)
+    cfg = Config.fromfile(config)
+    cfg.resume = True
+    build_runner(cfg, work, runner_class=CheckedRunner).train()
+    assert relative_difference(expected,
+                               parameters(work / 'iter_6.pth')) <= 1e-5
