@@ -159,7 +159,8 @@ class ReproducibilityHook(Hook):
             states = checkpoint.get('rng_states', [])
             if 'rng_state' in checkpoint:  # earlier versions: rank 0's
                 states = [checkpoint['rng_state']]
-            if not states:
+            # With seed_steps every training step's draws are seeded anew.
+            if not states and not self.seed_steps:
                 path = checkpoint_to_load(runner.cfg, runner.work_dir)
                 print_log(
                     f'resuming from {path}, which holds no random '
