@@ -10,6 +10,7 @@ from mmengine.runner import Runner
 
 import mmkamim  # noqa: F401  (registers mmkamim's components)
 from mmkamim.utils import (
+    UsageError,
     keypoints_in_pipeline,
     process_group_closed_at_exit,
     refused_without_traceback,
@@ -111,7 +112,17 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
 
-    if args.amp:
+    if args.amp and cfg.optim_wrapper.get('type') == 'GridProbeOptimWrapper':
+        # A grid probe's wrapper autocasts itself (bfloat16 only: one loss
+        # scaler for all heads would skip them all when one overflows).
+        if args.amp_dtype != 'bfloat16':
+            raise UsageError(
+                f'--amp-dtype {args.amp_dtype}: a grid probe trains in '
+                'float32 or bfloat16 (one loss scaler for all its heads '
+                "would skip every head's step when one overflows); use "
+                '--amp-dtype bfloat16')
+        cfg.optim_wrapper.dtype = args.amp_dtype
+    elif args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.dtype = args.amp_dtype
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
@@ -161,8 +172,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main() -> None:
     args = parse_args()
-    cfg = merge_args(Config.fromfile(args.config), args)
     with refused_without_traceback():
+        cfg = merge_args(Config.fromfile(args.config), args)
         check_training_config(cfg)
     with refused_without_traceback(), process_group_closed_at_exit():
         train(setup_cpu_distributed(cfg))

@@ -90,6 +90,12 @@ def test_benchmark_follows_the_paper(name):
     init_default_scope('mmpretrain')
     cfg.model.backbone.init_cfg = None
     model = MODELS.build(cfg.model)
+    if cfg.model.type == 'GridProbeClassifier':
+        # 4 blocks x 2 norms x 5 learning rates, the probe's own among them.
+        sample = model.predict(torch.zeros(1, 3, 192, 192))[0]
+        assert sample.grid_scores.shape == (40, 1000)
+        assert model.names[model.headline] == 'b8_none_lr0.005'
+        return
     width = cfg.model.head.in_channels
     assert model.extract_feat(torch.zeros(1, 3, 192, 192))[0].shape == (
         1, width)

@@ -4,8 +4,10 @@
 # `--cfg-options model.backbone.norm_cfg.eps=1e-12` can match a checkpoint
 # converted from Hugging Face's ViT. Set the pre-training checkpoint with
 #   --cfg-options model.backbone.init_cfg.checkpoint=PATH
+# ProbeClassifier is MMPretrain's ImageClassifier whose linear head starts
+# from weights drawn from (run seed, block, norm), as a grid probe's heads.
 model = dict(
-    type='ImageClassifier',
+    type='ProbeClassifier',
     backbone=dict(
         type='LinearProbeViT',
         arch='base',

@@ -2,6 +2,7 @@
 from typing import Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from torch import nn
@@ -51,6 +52,40 @@ class LayerNormNeck(BaseModule):
                 f"mode must be 'tokens' or 'channels', got {mode!r}")
         self.mode = mode
 
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """The normalised tokens, before the learnt scale and shift: (B, C,
+        N) for ``mode='tokens'``, (B, C) for ``'channels'``. They depend on
+        no parameter, so heads on the same feature map share them (a grid
+        probe computes them once per block).
+
+        Args:
+            x (torch.Tensor): (B, C, H, W) feature map.
+        """
+        tokens = x.flatten(2)
+        if self.mode == 'channels':
+            return F.layer_norm(tokens.mean(-1), self.norm.normalized_shape,
+                                eps=self.norm.eps)
+        if tokens.shape[1:] != self.norm.normalized_shape:
+            raise ValueError(
+                f'LayerNormNeck expects (C, N) = '
+                f'{tuple(self.norm.normalized_shape)} per image, got '
+                f'{tuple(x.shape[1:])}: set num_tokens to H x W')
+        return F.layer_norm(tokens, self.norm.normalized_shape,
+                            eps=self.norm.eps)
+
+    def pool_normalized(self, normalized: torch.Tensor) -> torch.Tensor:
+        """Scale, shift and pool what :meth:`normalize` gave: (B, C).
+
+        For ``'tokens'`` the mean over the tokens of ``x_hat * w + b`` is
+        taken as ``(x_hat . w) / N + mean(b)``, one reduction without the
+        (B, C, N) product.
+        """
+        weight, bias = self.norm.weight, self.norm.bias
+        if self.mode == 'channels':
+            return normalized * weight + bias
+        return (torch.einsum('bcn,cn->bc', normalized, weight) /
+                normalized.shape[-1] + bias.mean(-1))
+
     def forward(self,
                 inputs: Tuple[torch.Tensor, ...]) -> Tuple[torch.Tensor, ...]:
         """Normalise and pool each feature map of ``inputs``.
@@ -61,16 +96,4 @@ class LayerNormNeck(BaseModule):
         Returns:
             tuple[torch.Tensor]: (B, C) features.
         """
-        outs = []
-        for x in inputs:
-            tokens = x.flatten(2)
-            if self.mode == 'channels':
-                outs.append(self.norm(tokens.mean(-1)))
-                continue
-            if tokens.shape[1:] != self.norm.normalized_shape:
-                raise ValueError(
-                    f'LayerNormNeck expects (C, N) = '
-                    f'{tuple(self.norm.normalized_shape)} per image, got '
-                    f'{tuple(x.shape[1:])}: set num_tokens to H x W')
-            outs.append(self.norm(tokens).mean(-1))
-        return tuple(outs)
+        return tuple(self.pool_normalized(self.normalize(x)) for x in inputs)
