@@ -1,397 +1,33 @@
-"""Convert the KAMIM authors' released checkpoints to mmkamim checkpoints.
+"""Convert the KAMIM authors' released checkpoints (or any Hugging Face
+SimMIM model) to mmkamim checkpoints.
 
 The authors released SimMIM and KAMIM pre-training checkpoints as state
 dicts of Hugging Face ``ViTForMaskedImageModeling`` and
-``SwinForMaskedImageModeling`` (transformers 4.x key names), some bare and
-some wrapped as ``{'model_state_dict': ..., 'optim_state_dict': ...}``. This
-script maps every key to MMPretrain's names (``backbone.`` for ``SimMIMViT``
-or ``SimMIMSwinTransformer``, ``neck.`` for ``SimMIMLinearDecoder``) and
-writes an mmengine checkpoint that loads with ``strict=True`` into our
-pre-training models and, through ``init_cfg``, into the probe and fine-tune
-backbones. Only torch is needed: the layouts below are fixed by the two
-libraries, so no model is built.
-
-Two layouts differ beyond names: Hugging Face's ``q``/``k``/``v`` projections
-are concatenated into MMPretrain's ``qkv``, and Swin's patch merging, which
-Hugging Face concatenates as four (C,) neighbours ``[(0,0), (1,0), (0,1),
-(1,1)]`` (row, column offsets) while MMPretrain's ``nn.Unfold`` interleaves
-them channel-major (``c * 4 + 2 * row + column``), is reordered. Swin's
-relative position tables index the same (2w-1)^2 offsets in both libraries:
-the released index buffers are checked against the one MMPretrain builds.
+``SwinForMaskedImageModeling`` (transformers 4.x key names). SRC may be such
+a ``torch.save`` file (bare or ``{'model_state_dict': ...}``), a
+``.safetensors`` file, or a ``from_pretrained`` folder (whose
+``config.json`` gives the LayerNorm epsilon). The mapping lives in
+:mod:`mmkamim.utils.hf_simmim`; DST is an mmengine checkpoint that loads
+with ``strict=True`` into our pre-training models and, through
+``init_cfg``, into the probe and fine-tune backbones. transformers is not
+needed.
 
 Usage:
     python tools/model_converters/hf_simmim_to_mmkamim.py SRC DST [--arch A]
 """
 import argparse
 import os.path as osp
-import pickle
-import re
 import sys
-from collections import OrderedDict
-from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
-# Architectures our configs build, by what the weights' shapes show. ViT
-# heads are not visible in any shape; they are the standard ones of each
-# width (3, 6, 12), as in the released configs and MMPretrain's archs.
-VIT_ARCHS = {
-    'vit-tiny': dict(embed_dims=192, num_layers=12, ffn=768),
-    'vit-small': dict(embed_dims=384, num_layers=12, ffn=1536),
-    'vit-base': dict(embed_dims=768, num_layers=12, ffn=3072),
-}
-SWIN_ARCHS = {
-    'swin-tiny': dict(embed_dims=96, depths=(2, 2, 6, 2),
-                      heads=(3, 6, 12, 24)),
-    'swin-small': dict(embed_dims=96, depths=(2, 2, 18, 2),
-                       heads=(3, 6, 12, 24)),
-    'swin-base': dict(embed_dims=128, depths=(2, 2, 18, 2),
-                      heads=(4, 8, 16, 32)),
-}
-# Hugging Face LayerNorm epsilon of each family; MMPretrain's ViT uses 1e-6.
-HF_LAYER_NORM_EPS = {'vit': 1e-12, 'swin': 1e-5}
-
-# Keys a released file may lack, or hold, by design; everything else the
-# model has must be there, or the conversion stops naming what is missing.
-#   Dropped when present: ViTModel's pooler (dense + tanh on the class
-#   token) exists only when a checkpoint was saved from a ViTModel with
-#   add_pooling_layer=True; no SimMIM, probe or fine-tune path of the
-#   released code or ours reads it.
-DROP_KEYS = [r'vit\.pooler\.dense\.(weight|bias)']
-#   Rebuilt when absent: Swin's relative_position_index is a buffer, saved
-#   or not depending on the transformers version; where present it must be
-#   the standard index (checked), and ours is built from the window size.
-OPTIONAL_KEYS = [
-    r'swin\.encoder\.layers\.\d+\.blocks\.\d+\.attention\.self\.'
-    r'relative_position_index'
-]
-
-
-class ConversionError(ValueError):
-    """A file the converter cannot turn into a complete checkpoint; the
-    tool prints the message alone."""
-
-
-class Source:
-    """The released state dict, read key by key: what is read is recorded,
-    and a key that is absent is noted instead of failing at once, so that
-    one error lists every missing key."""
-
-    def __init__(self, state: Dict[str, torch.Tensor]) -> None:
-        self.state = state
-        self.used: set = set()
-        self.missing: List[str] = []
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.state
-
-    def __getitem__(self, key: str) -> Optional[torch.Tensor]:
-        if key not in self.state:
-            self.missing.append(key)
-            return None
-        self.used.add(key)
-        return self.state[key]
-
-
-def load_hf_state_dict(path: str) -> Dict[str, torch.Tensor]:
-    """Read a released checkpoint, bare or wrapped with its optimiser.
-
-    Args:
-        path (str): A ``torch.save`` file of the Hugging Face model's state
-            dict, or of ``{'model_state_dict': ..., 'optim_state_dict':
-            ...}``.
-
-    Returns:
-        dict[str, torch.Tensor]: The model's state dict.
-    """
-    with open(path, 'rb') as f:
-        head = f.read(4)
-    # torch.save writes a zip archive (before torch 1.6, a bare pickle).
-    if head != b'PK\x03\x04' and head[:1] != b'\x80':
-        raise ConversionError(f'{path} is not a PyTorch checkpoint (a file '
-                              'written by torch.save)')
-    try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise ConversionError(
-            f'{path} holds Python objects that run code when loaded; only '
-            'tensors are read. Re-save its state dict from an environment '
-            f'you trust ({str(error).splitlines()[0]})') from error
-    except Exception as error:
-        raise ConversionError(f'{path} cannot be read ({type(error).__name__}'
-                              f': {error}); it may be cut off') from error
-    if not isinstance(checkpoint, dict):
-        raise ConversionError(f'{path} holds a {type(checkpoint).__name__}, '
-                              'not a state dict')
-    if 'model_state_dict' in checkpoint:
-        checkpoint = checkpoint['model_state_dict']
-    not_tensors = [k for k, v in checkpoint.items()
-                   if not isinstance(v, torch.Tensor)]
-    if not_tensors:
-        raise ConversionError(
-            f'{path} is neither a state dict nor a {{"model_state_dict": ...}}'
-            f' wrapper: {not_tensors[:5]} are not tensors')
-    return checkpoint
-
-
-def detect_family(state: Dict[str, torch.Tensor]) -> str:
-    """Return ``'vit'`` or ``'swin'`` from the source keys."""
-    if any(k.startswith('vit.layers.') or '.q_proj.' in k for k in state):
-        raise ConversionError(
-            'these are transformers 5 key names (e.g. vit.layers.0.attention'
-            '.q_proj.weight); the released checkpoints use the 4.x names. '
-            'Load the model in transformers 4.x and save its state_dict.')
-    families = {key.split('.', 1)[0] for key in state} & {'vit', 'swin'}
-    if len(families) == 1:
-        return families.pop()
-    raise ConversionError(
-        'not a ViTForMaskedImageModeling or SwinForMaskedImageModeling '
-        'state dict: its keys should start with vit. or swin., got '
-        f'{sorted(state)[:5]}...')
-
-
-def first_shape(state: Dict[str, torch.Tensor], pattern: str) -> tuple:
-    """The shape of the first key matching ``pattern`` (a missing key is
-    reported by the conversion, not by the architecture's detection)."""
-    for key in sorted(state):
-        if re.fullmatch(pattern, key):
-            return tuple(state[key].shape)
-    raise ConversionError(
-        f'cannot tell the architecture: no key matches {pattern}')
-
-
-def vit_arch(state: Dict[str, torch.Tensor]) -> Tuple[str, dict]:
-    """Infer the ViT architecture from the weights' shapes."""
-    layers = {int(m.group(1)) for k in state
-              if (m := re.match(r'vit\.encoder\.layer\.(\d+)\.', k))}
-    found = dict(
-        embed_dims=first_shape(
-            state, r'vit\.embeddings\.(cls_token|position_embeddings)')[-1],
-        num_layers=len(layers),
-        ffn=first_shape(
-            state, r'vit\.encoder\.layer\.\d+\.intermediate\.dense\.'
-            r'(weight|bias)')[0])
-    for name, arch in VIT_ARCHS.items():
-        if arch == found:
-            return name, found
-    raise ConversionError(f'no ViT architecture of ours has {found}; known: '
-                          f'{VIT_ARCHS}')
-
-
-def swin_arch(state: Dict[str, torch.Tensor]) -> Tuple[str, dict]:
-    """Infer the Swin architecture (and window size) from the shapes."""
-    depths, heads = [], []
-    stage = 0
-    while any(k.startswith(f'swin.encoder.layers.{stage}.blocks.')
-              for k in state):
-        blocks = {int(m.group(1)) for k in state if (m := re.match(
-            rf'swin\.encoder\.layers\.{stage}\.blocks\.(\d+)\.', k))}
-        depths.append(len(blocks))
-        heads.append(first_shape(
-            state, rf'swin\.encoder\.layers\.{stage}\.blocks\.\d+\.'
-            r'attention\.self\.relative_position_bias_table')[1])
-        stage += 1
-    found = dict(
-        embed_dims=first_shape(
-            state, r'swin\.embeddings\.(patch_embeddings\.projection|norm)'
-            r'\.(weight|bias)')[0],
-        depths=tuple(depths),
-        heads=tuple(heads))
-    for name, arch in SWIN_ARCHS.items():
-        if arch == found:
-            table = first_shape(
-                state, r'swin\.encoder\.layers\.\d+\.blocks\.\d+\.'
-                r'attention\.self\.relative_position_bias_table')
-            window = (int(round(table[0]**0.5)) + 1) // 2
-            return name, dict(found, window_size=window)
-    raise ConversionError(f'no Swin architecture of ours has {found}; known: '
-                          f'{SWIN_ARCHS}')
-
-
-def concat_qkv(src: Source, prefix: str) -> Dict[str, torch.Tensor]:
-    """Concatenate ``{prefix}{query,key,value}.{weight,bias}`` as ``qkv``
-    (the kinds whose three parts are all present)."""
-    out = {}
-    for kind in ('weight', 'bias'):
-        parts = [src[f'{prefix}{part}.{kind}']
-                 for part in ('query', 'key', 'value')]
-        if all(part is not None for part in parts):
-            out[kind] = torch.cat(parts, dim=0)
-    return out
-
-
-def merge_order(weight: torch.Tensor) -> torch.Tensor:
-    """Reorder Swin patch-merging inputs from Hugging Face's to MMPretrain's.
-
-    Args:
-        weight (torch.Tensor): (..., 4C) along the merged-channel axis in
-            Hugging Face's order, neighbour-major.
-
-    Returns:
-        torch.Tensor: The same values in ``nn.Unfold``'s channel-major order.
-    """
-    *lead, merged = weight.shape
-    channels = merged // 4
-    # Hugging Face's neighbour p sits at (row, col) = (0,0), (1,0), (0,1),
-    # (1,1); nn.Unfold's kernel position k = 2 * row + col needs p = 0,2,1,3.
-    by_neighbour = weight.reshape(*lead, 4, channels)[..., [0, 2, 1, 3], :]
-    return by_neighbour.transpose(-1, -2).reshape(*lead, merged)
-
-
-def relative_position_index(window: int) -> torch.Tensor:
-    """(w^2, w^2) index into the (2w-1)^2 relative-position table."""
-    coords = torch.stack(
-        torch.meshgrid(torch.arange(window), torch.arange(window),
-                       indexing='ij')).flatten(1)
-    offsets = (coords[:, :, None] - coords[:, None, :]) + window - 1
-    return offsets[0] * (2 * window - 1) + offsets[1]
-
-
-def rename(src: Source,
-           pairs: List[Tuple[str, str]],
-           kinds: Tuple[str, ...] = ('weight', 'bias'),
-           transform: Optional[Callable] = None) -> Dict[str, torch.Tensor]:
-    """Copy ``src.{kind}`` to ``dst.{kind}`` for each pair and kind."""
-    out = {}
-    for source, dst in pairs:
-        for kind in kinds:
-            value = src[f'{source}.{kind}']
-            if value is not None:
-                out[f'{dst}.{kind}'] = transform(value) if transform else value
-    return out
-
-
-def put(out: dict, key: str, value: Optional[torch.Tensor]) -> None:
-    if value is not None:
-        out[key] = value
-
-
-def convert_vit(src: Source, arch: dict) -> Dict[str, torch.Tensor]:
-    """Map a ``ViTForMaskedImageModeling`` state dict to SimMIMViT + neck."""
-    out = OrderedDict()
-    for name, dst in (('cls_token', 'cls_token'),
-                      ('mask_token', 'mask_token'),
-                      ('position_embeddings', 'pos_embed')):
-        put(out, f'backbone.{dst}', src[f'vit.embeddings.{name}'])
-    out.update(rename(src, [('vit.embeddings.patch_embeddings.projection',
-                             'backbone.patch_embed.projection')]))
-    for i in range(arch['num_layers']):
-        old, new = f'vit.encoder.layer.{i}.', f'backbone.layers.{i}.'
-        out.update(rename(src, [(old + 'layernorm_before', new + 'ln1')]))
-        for kind, value in concat_qkv(src,
-                                      old + 'attention.attention.').items():
-            out[new + f'attn.qkv.{kind}'] = value
-        out.update(rename(src, [
-            (old + 'attention.output.dense', new + 'attn.proj'),
-            (old + 'layernorm_after', new + 'ln2'),
-            (old + 'intermediate.dense', new + 'ffn.layers.0.0'),
-            (old + 'output.dense', new + 'ffn.layers.1'),
-        ]))
-    out.update(rename(src, [('vit.layernorm', 'backbone.ln1'),
-                            ('decoder.0', 'neck.decoder.0')]))
-    return out
-
-
-def convert_swin(src: Source, arch: dict) -> Dict[str, torch.Tensor]:
-    """Map a ``SwinForMaskedImageModeling`` state dict to SimMIMSwin + neck."""
-    if 'swin.embeddings.position_embeddings' in src:
-        raise ConversionError(
-            'swin.embeddings.position_embeddings: absolute position '
-            'embeddings (use_absolute_embeddings=True) are not used by the '
-            'released models or our Swin configs')
-    out = OrderedDict()
-    put(out, 'backbone.mask_token', src['swin.embeddings.mask_token'])
-    out.update(rename(src, [
-        ('swin.embeddings.patch_embeddings.projection',
-         'backbone.patch_embed.projection'),
-        ('swin.embeddings.norm', 'backbone.patch_embed.norm'),
-    ]))
-    window = arch['window_size']
-    index = relative_position_index(window)
-    for stage, depth in enumerate(arch['depths']):
-        for block in range(depth):
-            old = f'swin.encoder.layers.{stage}.blocks.{block}.'
-            new = f'backbone.stages.{stage}.blocks.{block}.'
-            out.update(rename(src, [(old + 'layernorm_before',
-                                     new + 'norm1')]))
-            attn = old + 'attention.self.'
-            put(out, new + 'attn.w_msa.relative_position_bias_table',
-                src[attn + 'relative_position_bias_table'])
-            # Optional (see OPTIONAL_KEYS); when present, it must be the
-            # standard index our table layout assumes.
-            if attn + 'relative_position_index' in src and not torch.equal(
-                    src[attn + 'relative_position_index'], index):
-                raise ConversionError(
-                    f'{attn}relative_position_index is not the standard '
-                    f'{window}x{window}-window index: the bias table '
-                    'cannot be mapped')
-            out[new + 'attn.w_msa.relative_position_index'] = index.clone()
-            for kind, value in concat_qkv(src, attn).items():
-                out[new + f'attn.w_msa.qkv.{kind}'] = value
-            out.update(rename(src, [
-                (old + 'attention.output.dense', new + 'attn.w_msa.proj'),
-                (old + 'layernorm_after', new + 'norm2'),
-                (old + 'intermediate.dense', new + 'ffn.layers.0.0'),
-                (old + 'output.dense', new + 'ffn.layers.1'),
-            ]))
-        if stage < len(arch['depths']) - 1:
-            old = f'swin.encoder.layers.{stage}.downsample.'
-            new = f'backbone.stages.{stage}.downsample.'
-            out.update(rename(src, [(old + 'norm', new + 'norm')],
-                              transform=merge_order))
-            # The reduction is a Linear without bias.
-            out.update(rename(src, [(old + 'reduction', new + 'reduction')],
-                              kinds=('weight', ), transform=merge_order))
-    last = len(arch['depths']) - 1
-    out.update(rename(src, [('swin.layernorm', f'backbone.norm{last}'),
-                            ('decoder.0', 'neck.decoder.0')]))
-    return out
-
-
-def convert(state: Dict[str, torch.Tensor],
-            arch: Optional[str] = None) -> Tuple[Dict[str, torch.Tensor],
-                                                 dict]:
-    """Convert a released state dict to mmkamim's pre-training model keys.
-
-    Args:
-        state (dict): Hugging Face 4.x state dict.
-        arch (str, optional): Expected architecture (``vit-tiny``,
-            ``vit-small``, ``vit-base``, ``swin-tiny``, ``swin-small``,
-            ``swin-base``); it must agree with the shapes. None infers it.
-
-    Returns:
-        tuple[dict, dict]: The ``backbone.``/``neck.`` state dict, and the
-        metadata (architecture, family, Hugging Face LayerNorm epsilon).
-    """
-    family = detect_family(state)
-    src = Source(state)
-    if family == 'vit':
-        name, found = vit_arch(state)
-        converted = convert_vit(src, found)
-    else:
-        name, found = swin_arch(state)
-        converted = convert_swin(src, found)
-    if arch is not None and arch != name:
-        raise ConversionError(f'--arch {arch} does not fit the checkpoint, '
-                              f'whose shapes are those of {name}: {found}')
-    missing = [k for k in src.missing
-               if not any(re.fullmatch(p, k) for p in OPTIONAL_KEYS)]
-    if missing:
-        raise ConversionError(
-            f'{len(missing)} weights of the {name} model are missing, so '
-            f'the file is not a complete released checkpoint: {missing}')
-    dropped = {k for k in state if any(re.fullmatch(p, k) for p in DROP_KEYS)}
-    unknown = sorted(set(state) - src.used - dropped)
-    if unknown:
-        raise ConversionError(
-            f'{len(unknown)} keys are neither mapped nor on the drop list, '
-            f'e.g. {unknown[:5]}')
-    meta = dict(arch=name, family=family,
-                hf_layer_norm_eps=HF_LAYER_NORM_EPS[family],
-                dropped_keys=sorted(dropped))
-    if family == 'swin':
-        meta['window_size'] = found['window_size']
-    return converted, meta
+from mmkamim.utils.hf_files import hf_layer_norm_eps, read_hf_checkpoint
+from mmkamim.utils.hf_simmim import (
+    SWIN_ARCHS,
+    VIT_ARCHS,
+    ConversionError,
+    convert,
+)
 
 
 def main() -> None:
@@ -399,7 +35,8 @@ def main() -> None:
         description='Convert a released KAMIM/SimMIM checkpoint (Hugging '
         'Face ViT/SwinForMaskedImageModeling, transformers 4.x) to an '
         'mmkamim checkpoint.')
-    parser.add_argument('src', help='released checkpoint (.pth)')
+    parser.add_argument('src', help='released checkpoint (.pth, '
+                        '.safetensors, or a from_pretrained folder)')
     parser.add_argument('dst', help='output mmengine checkpoint (.pth)')
     parser.add_argument(
         '--arch', choices=sorted({**VIT_ARCHS, **SWIN_ARCHS}),
@@ -407,10 +44,14 @@ def main() -> None:
     args = parser.parse_args()
 
     try:
-        converted, meta = convert(load_hf_state_dict(args.src), args.arch)
+        state, config = read_hf_checkpoint(args.src)
+        converted, meta = convert(state, args.arch)
     except ConversionError as error:
         sys.exit(f'error: {error}')
-    meta.update(source=osp.basename(args.src),
+    eps = hf_layer_norm_eps(config)
+    if eps is not None:
+        meta['hf_layer_norm_eps'] = eps
+    meta.update(source=osp.basename(osp.normpath(args.src)),
                 converter='hf_simmim_to_mmkamim')
     torch.save(dict(meta=meta, state_dict=converted), args.dst)
     print(f'{args.src}: {meta["arch"]}, {len(converted)} tensors -> '
@@ -418,9 +59,11 @@ def main() -> None:
     if meta['dropped_keys']:
         print(f'dropped on purpose: {meta["dropped_keys"]}')
     if meta['family'] == 'vit':
-        print('Hugging Face ViTs use LayerNorm eps 1e-12 (MMPretrain: 1e-6). '
-              'Pass it when you pre-train, probe or fine-tune this '
-              'checkpoint:\n  --cfg-options model.backbone.norm_cfg.eps=1e-12')
+        print(f'Hugging Face ViTs use LayerNorm eps '
+              f'{meta["hf_layer_norm_eps"]:g} (MMPretrain: 1e-6). The tools '
+              'that read this checkpoint apply it; pass it when you '
+              'pre-train, probe or fine-tune it yourself:\n  --cfg-options '
+              f'model.backbone.norm_cfg.eps={meta["hf_layer_norm_eps"]:g}')
 
 
 if __name__ == '__main__':

@@ -1,0 +1,172 @@
+"""Export our SimMIM and KAMIM pre-training checkpoints to Hugging Face."""
+import os
+import os.path as osp
+from typing import Dict, Optional, Tuple
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS
+from torch import nn
+
+from .checkpoint_files import apply_checkpoint_norm_eps, check_checkpoint_file
+from .hf_files import write_hf_folder
+from .hf_simmim import ConversionError, to_hugging_face
+from .project_dirs import project_dir
+
+# Shipped configs of the architectures the released-checkpoint converter
+# knows, for a converted checkpoint (which stores no config).
+CONVERTED_CONFIGS = {
+    'vit-tiny': 'simmim_vit-tiny_8xb256_in1k.py',
+    'vit-small': 'simmim_vit-small_8xb256_in1k.py',
+    'vit-base': 'simmim_vit-base_8xb256_in1k.py',
+    'swin-tiny': 'simmim_swin-tiny-w6_8xb256_in1k.py',
+    'swin-base': 'simmim_swin-base-w6_8xb256_in1k.py',
+}
+# Why a model of ours has no Hugging Face form (or none here yet).
+NO_HF_FORM = {
+    'LinearProbeViT': 'a ViT probe reads a block before the final '
+    'LayerNorm (the 8th of 12), which no transformers model reads',
+    'LinearProbeSwin': "a Swin probe reads the last stage before Swin's "
+    'final LayerNorm, which SwinForImageClassification applies',
+    'LayerNormNeck': 'a -ln probe normalises the tokens with LayerNormNeck, '
+    'which no transformers model has',
+    'VisionTransformer': 'our ViT fine-tune pools the patch tokens, where '
+    'ViTForImageClassification reads the class token',
+    'MAEViT': 'MAE, PixMIM and their keypoint-weighted variants '
+    '(ViTMAEForPreTraining) are not exported yet',
+}
+
+
+def _clean(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Our model's tensors: without DDP's ``module.``, compile's
+    ``_orig_mod.`` and the data preprocessor's buffers."""
+    out = {}
+    for key, value in state.items():
+        parts = [p for p in key.split('.') if p not in ('module',
+                                                         '_orig_mod')]
+        key = '.'.join(parts)
+        if not key.startswith('data_preprocessor.'):
+            out[key] = value
+    return out
+
+
+def _settings(model: nn.Module) -> Tuple[str, dict]:
+    """The family and the Hugging Face settings of a built SimMIM model."""
+    backbone, neck = model.backbone, model.neck
+    kind = type(backbone).__name__
+    if kind not in ('SimMIMViT', 'SimMIMSwinTransformer'):
+        why = NO_HF_FORM.get(kind, f'{kind} has no Hugging Face export here')
+        raise ConversionError(f'no Hugging Face form: {why}')
+    if type(neck).__name__ != 'SimMIMLinearDecoder':
+        raise ConversionError(f'no Hugging Face form: the neck '
+                              f'{type(neck).__name__} is not SimMIM\'s '
+                              'linear decoder')
+    patch = backbone.patch_embed.projection.kernel_size[0]
+    common = dict(patch_size=patch,
+                  encoder_stride=neck.decoder[1].upscale_factor)
+    norms = {m.eps for m in backbone.modules()
+             if isinstance(m, nn.LayerNorm)}
+    if len(norms) != 1:
+        raise ConversionError(f'the LayerNorms use several epsilons {norms}; '
+                              'Hugging Face configs have one')
+    common['eps'] = norms.pop()
+    if kind == 'SimMIMViT':
+        first = backbone.layers[0]
+        if not (backbone.with_cls_token and backbone.final_norm) or \
+                not isinstance(getattr(backbone, 'pre_norm', nn.Identity()),
+                               nn.Identity):
+            raise ConversionError(
+                'no Hugging Face form: ViTForMaskedImageModeling has a class '
+                'token and a final LayerNorm and no pre-norm')
+        return 'vit', dict(
+            common, embed_dims=backbone.embed_dims,
+            num_layers=backbone.num_layers, num_heads=first.attn.num_heads,
+            ffn=first.ffn.layers[0][0].out_features,
+            img_size=backbone.patch_resolution[0] * patch,
+            qkv_bias=first.attn.qkv.bias is not None)
+    blocks = [stage.blocks for stage in backbone.stages]
+    attn = blocks[0][0].attn.w_msa
+    return 'swin', dict(
+        common, embed_dims=backbone.embed_dims,
+        depths=[len(b) for b in blocks],
+        num_heads=[b[0].attn.w_msa.num_heads for b in blocks],
+        window_size=attn.window_size[0],
+        mlp_ratio=blocks[0][0].ffn.layers[0][0].out_features /
+        backbone.embed_dims,
+        img_size=backbone.patch_embed.init_out_size[0] * patch,
+        qkv_bias=attn.qkv.bias is not None)
+
+
+def export_to_hugging_face(checkpoint: str, out_dir: str,
+                           config: Optional[str] = None,
+                           force: bool = False,
+                           image_processor: bool = False) -> dict:
+    """Write a SimMIM or KAMIM pre-training checkpoint of ours as a Hugging
+    Face folder (``config.json`` and ``model.safetensors``).
+
+    The model's settings come from ``config`` if given, else from the
+    config the checkpoint stores (``meta['cfg']``), else, for a checkpoint
+    converted from the authors' release, from the shipped config of its
+    architecture; the LayerNorm epsilon a converted checkpoint records is
+    applied. The weights must fill that model exactly. Nothing is written
+    unless everything fits.
+
+    Returns:
+        dict: ``family``, ``settings`` and ``hf_class``.
+
+    Raises:
+        ConversionError: No Hugging Face form, an incomplete checkpoint, a
+            non-empty ``out_dir`` without ``force``, or an unreadable file.
+    """
+    if osp.isdir(out_dir) and os.listdir(out_dir) and not force:
+        raise ConversionError(f'{out_dir} is not empty: choose an empty '
+                              'folder, or pass --force to write over it')
+    try:
+        check_checkpoint_file(checkpoint)
+    except ValueError as error:
+        raise ConversionError(str(error)) from error
+    saved = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    meta = saved.get('meta') or {}
+    if config is not None:
+        cfg = Config.fromfile(config)
+    elif meta.get('cfg'):
+        cfg = Config.fromstring(meta['cfg'], '.py')
+    elif meta.get('arch') in CONVERTED_CONFIGS:
+        cfg = Config.fromfile(osp.join(project_dir('configs'),
+                                       CONVERTED_CONFIGS[meta['arch']]))
+    else:
+        raise ConversionError(
+            f'{checkpoint} stores no config: pass --config with the config '
+            'it was trained with')
+    apply_checkpoint_norm_eps(cfg, checkpoint)
+    if 'backbone' in cfg.model and 'init_cfg' in cfg.model.backbone:
+        cfg.model.backbone.init_cfg = None
+    for key in ('neck', 'head'):
+        kind = (cfg.model.get(key) or {}).get('type')
+        if kind in NO_HF_FORM:
+            raise ConversionError(f'no Hugging Face form: '
+                                  f'{NO_HF_FORM[kind]}')
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    model = MODELS.build(cfg.model)
+    family, settings = _settings(model)
+    state = _clean(saved.get('state_dict', saved))
+    own = {k for k in model.state_dict()
+           if not k.startswith('data_preprocessor.')}
+    missing = sorted(own - set(state))
+    extra = sorted(set(state) - own)
+    if extra:
+        raise ConversionError(
+            f'{checkpoint} holds {len(extra)} tensors its config\'s model '
+            f'does not have ({extra[:5]}): is the config the one it was '
+            'trained with?')
+    if missing:
+        raise ConversionError(
+            f'{checkpoint} is incomplete: {len(missing)} tensors of the '
+            f'model are missing: {missing[:10]}')
+    hf_state = to_hugging_face(
+        state, family,
+        num_layers=settings.get('num_layers'), depths=settings.get('depths'))
+    name = write_hf_folder(out_dir, family, settings, hf_state,
+                           image_processor)
+    return dict(family=family, settings=settings, hf_class=name)
