@@ -38,13 +38,14 @@ def saved_model(path, edit=None, keep=lambda name: True, **backbone) -> str:
     return str(path)
 
 
-def runner_loading(tmp_path, image_folder, checkpoint, allow_random=None):
+def runner_loading(tmp_path, image_folder, checkpoint, allow_random=None,
+                   work='work'):
     cfg = Config.fromfile(tiny_vit_config(tmp_path, image_folder, KAMIM))
     cfg.load_from = checkpoint
     if allow_random is not None:
         assert cfg.custom_hooks[1].type == 'CheckLoadFromHook'
         cfg.custom_hooks[1].allow_random = allow_random
-    return build_runner(cfg, tmp_path / 'work')
+    return build_runner(cfg, tmp_path / work)
 
 
 def checkpoints_written(tmp_path):
@@ -114,15 +115,17 @@ def test_missing_parameters_stop_unless_allowed(tmp_path, image_folder):
             self.backbone = {k: v.clone() for k, v in
                              runner.model.backbone.state_dict().items()}
 
+    # A work dir of its own: two runs started within a second would write
+    # one log file.
     runner = runner_loading(tmp_path, image_folder, encoder,
-                            allow_random=['neck.*'])
+                            allow_random=['neck.*'], work='allowed')
     loaded = Loaded()
     runner.register_hook(loaded)
     runner.train()
     saved = torch.load(encoder, weights_only=True)['state_dict']
     for name, value in loaded.backbone.items():
         assert torch.equal(value, saved[f'backbone.{name}']), name
-    text = next((tmp_path / 'work').glob('*/*.log')).read_text()
+    text = next((tmp_path / 'allowed').glob('*/*.log')).read_text()
     assert (f'load_from={encoder}: 2 parameters keep their initialisation, '
             'as allow_random permits (neck.decoder.0.weight, '
             'neck.decoder.0.bias); the checkpoint fills the other 31') in text
