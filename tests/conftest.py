@@ -3,7 +3,10 @@ import importlib.util
 import itertools
 import os.path as osp
 import random
+import runpy
+import sys
 from typing import List
+from unittest import mock
 
 import cv2
 import numpy as np
@@ -81,6 +84,25 @@ def build_runner(cfg, work_dir=None, runner_class=None):
     cfg.experiment_name = (f'{osp.basename(parent)}-{leaf}-'
                            f'{next(_RUN_NUMBERS)}')
     return (runner_class or Runner).from_cfg(cfg)
+
+
+def tool_error_line(tool: str, *args) -> str:
+    """The line a tool stops with (``sys.exit('error: ...')``, exit code 1,
+    no traceback), its ``__main__`` run in this process: a fresh Python
+    costs seconds of imports. One test per tool runs it as a process.
+
+    Args:
+        tool (str): Path of the tool's script.
+        *args: Its command-line arguments.
+
+    Returns:
+        str: The line it exits with.
+    """
+    with mock.patch.object(sys, 'argv', [tool, *map(str, args)]), \
+            pytest.raises(SystemExit) as stop:
+        runpy.run_path(tool, run_name='__main__')
+    assert isinstance(stop.value.code, str), stop.value.code
+    return stop.value.code
 
 
 def config_path(folder, stem: str):

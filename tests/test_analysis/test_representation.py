@@ -131,6 +131,7 @@ def test_recorded_weights_are_softmax_of_the_blocks_projections():
             tokens = layer(tokens)
 
 
+@pytest.mark.slow
 def test_tool_writes_figures_and_json(tmp_path, image_folder):
     cfg = Config.fromfile(osp.join(CONFIG_DIR,
                                    'simmim_vit-tiny_8xb256_in1k.py'))

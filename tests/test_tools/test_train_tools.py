@@ -67,6 +67,7 @@ def test_train_py_resumes_and_takes_cfg_options(tmp_path, image_folder):
     assert 'Iter(train) [4/4]' in log
 
 
+@pytest.mark.slow
 def test_test_py_evaluates_a_probe_checkpoint(tmp_path, photo_dataset,
                                                kamim_checkpoint):
     """train.py and test.py take num_workers=0 from the command line over a

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 import transformers
-from conftest import CONFIG_DIR, REPO_ROOT
+from conftest import CONFIG_DIR, REPO_ROOT, tool_error_line
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
@@ -219,8 +219,10 @@ def test_what_cannot_be_exported_gets_one_line_and_writes_nothing(
         torch.save(dict(meta=dict(cfg=cfg.pretty_text), state_dict={}),
                    path)
         cases.append((path, reason))
-    for path, reason in cases:
-        line = one_line(path, out)
+    for number, (path, reason) in enumerate(cases):
+        # The first as a process: exit code 1, no traceback.
+        line = (one_line(path, out) if number == 0 else
+                tool_error_line(TOOL, path, out))
         assert line.startswith('error: no Hugging Face form: ') and \
             reason in line, line
     # An incomplete checkpoint names what is missing.
@@ -229,19 +231,19 @@ def test_what_cannot_be_exported_gets_one_line_and_writes_nothing(
     del state['backbone.layers.3.attn.qkv.weight']
     torch.save(dict(meta=dict(cfg=cfg.pretty_text), state_dict=state),
                tmp_path / 'partial.pth')
-    line = one_line(tmp_path / 'partial.pth', out)
+    line = tool_error_line(TOOL, tmp_path / 'partial.pth', out)
     assert "1 tensors of the model are missing: " \
         "['backbone.layers.3.attn.qkv.weight']" in line
     # A code-running pickle is not even unpickled.
     torch.save({'state_dict': print}, tmp_path / 'code.pth')
-    assert 'holds Python objects that run code' in one_line(
-        tmp_path / 'code.pth', out)
+    assert 'holds Python objects that run code' in tool_error_line(
+        TOOL, tmp_path / 'code.pth', out)
     assert not out.exists()
     # A folder that is not empty needs --force.
     out.mkdir()
     (out / 'keep.txt').write_text('mine')
     good = saved(tmp_path, cfg, model)
-    assert one_line(good, out) == (
+    assert tool_error_line(TOOL, good, out) == (
         f'error: {out} is not empty: choose an empty folder, or pass '
         '--force to write over it')
     assert sorted(p.name for p in out.iterdir()) == ['keep.txt']
