@@ -27,17 +27,30 @@ def test_metafiles_list_the_ten_released_checkpoints():
     archs = sorted(m.data['Converter Arch'] for m in released)
     assert archs == sorted(2 * ['vit-tiny', 'vit-small', 'vit-base',
                                 'swin-tiny', 'swin-base'])
-    # Every pre-training config is listed, and says where its figures come
-    # from.
-    listed = {osp.basename(m.config) for m in index.models}
+    # Every pre-training config is listed, with no classification result of
+    # its own (MMPretrain's inference would take it for a classifier), and
+    # says where its figures come from.
+    pretraining = [m for m in index.models if '-pre_' not in m.name]
+    listed = {osp.basename(m.config) for m in pretraining}
     assert listed == {osp.basename(p) for p in glob.glob(
         osp.join(REPO_ROOT, 'configs', '*_in1k.py'))}
-    for model in index.models:
+    by_name = {m.name: m for m in index.models}
+    for model in pretraining:
+        assert not model.results and model.weights is None
         assert model.data['Results Source'].startswith(
-            'reported' if model.results else 'no reported results')
+            ('pre-training', 'reported', 'no reported results'))
     for model in released:
-        for key in ('Linear Probe Config', 'Fine-tune Config'):
-            assert osp.isfile(osp.join(REPO_ROOT, model.data[key]))
+        # Its probe and fine-tune entries hold the reported top-1, have no
+        # weights, and name it.
+        probe, finetune = (by_name[n] for n in model.data['Downstream'])
+        assert '-linear-' in probe.config and '-finetune-' in finetune.config
+        for entry in (probe, finetune):
+            assert entry.results[0].task == 'Image Classification'
+            assert entry.weights is None
+            assert entry.data['Pretrained From'] == model.name
+            assert entry.data['Results Source'].startswith('reported')
+            assert osp.isfile(osp.join(REPO_ROOT, entry.config))
+        assert model.data['Download'].startswith('https://drive.google.com')
         assert osp.isfile(osp.join(REPO_ROOT, model.config))
 
 
@@ -66,9 +79,13 @@ def test_commands_convert_then_probe_and_finetune_without_editing():
 def test_reported_figures_live_only_in_the_metafiles():
     figures = set()
     for model in modelindex.load(MODEL_INDEX).models:
-        for result in model.results or []:
-            for value in result.metrics.values():
-                figures |= {f'{value:.2f}', f'{value:g}'}
+        values = [v for result in model.results or []
+                  for v in result.metrics.values()]
+        values += list(model.data.get('Reported Downstream Top 1 Accuracy',
+                                      {}).values())
+        for value in values:
+            figures |= {f'{value:.2f}', f'{value:g}'}
+    assert len(figures) >= 20
     docs = glob.glob(osp.join(REPO_ROOT, 'docs', '*.md')) + [
         osp.join(REPO_ROOT, 'README.md')
     ]

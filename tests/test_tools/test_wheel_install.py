@@ -91,6 +91,13 @@ for name in list(DEMO_RUNS.values()) + [DEMO_PROBE]:
     assert osp.isfile(demo_config(name)), demo_config(name)
     assert '.mim' in demo_config(name)
 assert osp.isfile(osp.join(project_dir('tools'), 'train.py'))
+# MMPretrain's model API finds the installed configs.
+import mmpretrain
+names = mmpretrain.list_models('*kamim*')
+assert 'kamim_vit-base_8xb256_in1k' in names, names
+from mmpretrain.apis.model import ModelHub
+config = ModelHub._models_dict['kamim_vit-base_8xb256_in1k'].config
+assert '.mim' in config and osp.isfile(config), config
 print('ok')
 ''' % str(site)
     done = run([sys.executable, '-c', code], elsewhere, env)

@@ -20,16 +20,32 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MODEL_INDEX = osp.join(REPO_ROOT, 'model-index.yml')
 
 
-def load_models(index: str = MODEL_INDEX) -> List[dict]:
-    """The metafiles' ``Models`` entries of the authors' released
-    checkpoints (those with a ``Converter Arch``)."""
+def load_all(index: str = MODEL_INDEX) -> List[dict]:
+    """Every ``Models`` entry of the metafiles ``model-index.yml`` lists."""
     with open(index) as f:
         metafiles = yaml.safe_load(f)['Import']
     models = []
     for metafile in metafiles:
         with open(osp.join(osp.dirname(index), metafile)) as f:
             models += yaml.safe_load(f)['Models']
-    return [model for model in models if 'Converter Arch' in model]
+    return models
+
+
+def load_models(index: str = MODEL_INDEX) -> List[dict]:
+    """The pre-training entries of the authors' released checkpoints (those
+    with a ``Converter Arch``), each with its linear-probe and fine-tuning
+    entries (their ``Downstream`` models, which hold the reported top-1)
+    under ``'Linear Probe'`` and ``'Fine-tune'``."""
+    models = load_all(index)
+    by_name = {model['Name']: model for model in models}
+    released = []
+    for model in models:
+        if 'Converter Arch' not in model:
+            continue
+        probe, finetune = (by_name[name] for name in model['Downstream'])
+        released.append(dict(model, **{'Linear Probe': probe,
+                                        'Fine-tune': finetune}))
+    return released
 
 
 def commands(model: dict, download_dir: str, work_dir: str,
@@ -37,7 +53,7 @@ def commands(model: dict, download_dir: str, work_dir: str,
     """Convert, linear-probe and fine-tune commands for one checkpoint.
 
     Args:
-        model (dict): A metafile ``Models`` entry.
+        model (dict): An entry of :func:`load_models`.
         download_dir (str): Folder of the downloaded released files, each
             saved as ``{Name}.pth``.
         work_dir (str): Folder for the converted checkpoint and the runs.
@@ -54,9 +70,9 @@ def commands(model: dict, download_dir: str, work_dir: str,
         f'python tools/model_converters/hf_simmim_to_mmkamim.py '
         f'{download_dir}/{name}.pth {converted} '
         f'--arch {model["Converter Arch"]}',
-        f'tools/dist_train.sh {model["Linear Probe Config"]} {gpus} '
+        f'tools/dist_train.sh {model["Linear Probe"]["Config"]} {gpus} '
         f'--work-dir {work_dir}/{name}/linear --cfg-options {options}',
-        f'tools/dist_train.sh {model["Fine-tune Config"]} {gpus} '
+        f'tools/dist_train.sh {model["Fine-tune"]["Config"]} {gpus} '
         f'--work-dir {work_dir}/{name}/finetune --cfg-options {options}',
     ]
 
@@ -88,11 +104,10 @@ def main() -> None:
     print('| checkpoint | linear probe | fine-tune | weights |')
     print('|---|---:|---:|---|')
     for model in models:
-        metrics = model['Results'][0]['Metrics']
-        print(f'| {model["Name"]} | '
-              f'{metrics["Linear Probe Top 1 Accuracy"]:.2f} | '
-              f'{metrics["Fine-tune Top 1 Accuracy"]:.2f} | '
-              f'{model["Weights"]} |')
+        top1 = [model[kind]['Results'][0]['Metrics']['Top 1 Accuracy']
+                for kind in ('Linear Probe', 'Fine-tune')]
+        print(f'| {model["Name"]} | {top1[0]:.2f} | {top1[1]:.2f} | '
+              f'{model["Download"]} |')
     for model in models:
         print(f'\n# {model["Name"]}')
         for command in commands(model, args.download_dir, args.work_dir,

@@ -1,0 +1,3 @@
+from .model import get_model, install, register_models
+
+__all__ = ['get_model', 'install', 'register_models']
