@@ -247,6 +247,12 @@ def compare(runs: Sequence[Dict],
     return results
 
 
+def example_name(path: str) -> str:
+    """An image file's name with its folder: an ImageFolder's files are
+    numbered within their class (``astronaut/000.png``)."""
+    return osp.join(osp.basename(osp.dirname(path)), osp.basename(path))
+
+
 def keypoint_examples(images: Sequence[str],
                       size: int = 192,
                       **density_kwargs) -> List[dict]:
@@ -277,5 +283,5 @@ def keypoint_examples(images: Sequence[str],
                 img=img,
                 keypoint_map=density.keypoint_map(img),
                 kp_weight=density(dict(img=img))['kp_weight'],
-                title=f'{osp.basename(path)} ({size} px)'))
+                title=f'{example_name(path)} ({size} px)'))
     return examples

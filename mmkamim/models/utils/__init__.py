@@ -2,8 +2,8 @@ from .compile_forward import compile_forward, python_scalars
 from .encoder_features import encoder_features
 from .frozen import FrozenBackboneMixin
 from .kamim_data_preprocessor import KAMIMDataPreprocessor
-from .keypoint_weights import expand_cells, stack_field
 from .pipeline_weights_data_preprocessor import PipelineWeightsDataPreprocessor
+from .stack_and_tile import expand_cells, stack_field
 
 __all__ = [
     'compile_forward', 'python_scalars', 'FrozenBackboneMixin',

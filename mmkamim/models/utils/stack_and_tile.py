@@ -1,4 +1,5 @@
-"""Moving keypoint weights from data samples to pixels."""
+"""Per-sample fields of data samples stacked into a batch, and per-cell
+maps tiled to pixels (how the keypoint weights reach the loss)."""
 from typing import List
 
 import torch
