@@ -4,10 +4,12 @@ mmengine names a run after its config file and the second it started; two
 runs of one config in the same second share a logger (and write into one
 log file). ``build_runner`` gives every run a name of its own.
 """
+import os
 import time
 import types
 
 import mmengine.runner.runner as runner_module
+import pytest
 from conftest import build_runner, tiny_vit_config
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -55,3 +57,24 @@ def test_runs_started_in_the_same_second_keep_their_own_logs(
         assert f'message of the {name} run' in log
         assert f'message of the {other} run' not in log
         assert 'Iter(train) [1/1]' in log
+
+
+def test_property_tests_draw_the_same_examples_every_run():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    if os.environ.get('HYPOTHESIS_PROFILE', 'derandomized') != 'derandomized':
+        pytest.skip('HYPOTHESIS_PROFILE chose random draws')
+    assert settings.default.derandomize
+
+    def draws():
+        seen = []
+
+        @settings(max_examples=20)
+        @given(st.integers())
+        def record(value):
+            seen.append(value)
+
+        record()
+        return seen
+
+    assert draws() == draws()

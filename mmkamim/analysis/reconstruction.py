@@ -26,6 +26,7 @@ from mmkamim.utils.checkpoint_files import (
     check_checkpoint_file,
 )
 from mmkamim.utils.errors import UsageError
+from mmkamim.utils.random_state import generators_untouched
 
 
 def build_model(config: str, checkpoint: str,
@@ -110,8 +111,11 @@ def reconstruct(model: torch.nn.Module, img_bgr: np.ndarray,
     height, width = inputs.shape[-2:]
     target = note = None
     if hasattr(model.backbone, 'mask_ratio'):  # MAE family
-        torch.manual_seed(mask_seed)
-        latent, mask, ids_restore = model.backbone(inputs)
+        # The mask is drawn from the global generator, seeded here and put
+        # back after: a caller's random numbers do not change.
+        with generators_untouched():
+            torch.manual_seed(mask_seed)
+            latent, mask, ids_restore = model.backbone(inputs)
         pred = model.neck(latent, ids_restore)
         goal = inputs
         generator = getattr(model, 'target_generator', None)
@@ -137,8 +141,9 @@ def reconstruct(model: torch.nn.Module, img_bgr: np.ndarray,
         patch = model.head.patch_size
         generator = SimMIMMaskGenerator(**_mask_settings(model, height,
                                                          patch))
-        np.random.seed(mask_seed)
-        grid = torch.from_numpy(generator({})['mask'])[None]
+        with generators_untouched():
+            np.random.seed(mask_seed)
+            grid = torch.from_numpy(generator({})['mask'])[None]
         recon = model.neck(model.backbone(inputs, grid)[0])
     pixel_mask = grid[0].repeat_interleave(patch, 0).repeat_interleave(
         patch, 1).bool().numpy()
