@@ -1,5 +1,7 @@
 """Shared fixtures: real photos shipped by scikit-image, and small runs."""
+import contextlib
 import importlib.util
+import io
 import itertools
 import os
 import os.path as osp
@@ -98,9 +100,10 @@ def build_runner(cfg, work_dir=None, runner_class=None):
 
 
 def tool_error_line(tool: str, *args) -> str:
-    """The line a tool stops with (``sys.exit('error: ...')``, exit code 1,
-    no traceback), its ``__main__`` run in this process: a fresh Python
-    costs seconds of imports. One test per tool runs it as a process.
+    """The line a tool stops with (``sys.exit('error: ...')``, or the last
+    line it writes to stderr before ``sys.exit(1)``; no traceback), its
+    ``__main__`` run in this process: a fresh Python costs seconds of
+    imports. One test per tool runs it as a process.
 
     Args:
         tool (str): Path of the tool's script.
@@ -109,11 +112,16 @@ def tool_error_line(tool: str, *args) -> str:
     Returns:
         str: The line it exits with.
     """
+    stderr = io.StringIO()
     with mock.patch.object(sys, 'argv', [tool, *map(str, args)]), \
+            contextlib.redirect_stderr(stderr), \
             pytest.raises(SystemExit) as stop:
         runpy.run_path(tool, run_name='__main__')
-    assert isinstance(stop.value.code, str), stop.value.code
-    return stop.value.code
+    if isinstance(stop.value.code, str):
+        return stop.value.code
+    assert stop.value.code == 1, stop.value.code
+    assert 'Traceback' not in stderr.getvalue()
+    return stderr.getvalue().strip().splitlines()[-1]
 
 
 def config_path(folder, stem: str):

@@ -10,11 +10,15 @@ import os.path as osp
 import re
 from typing import Callable, Dict, List, Optional, Sequence
 
-from ..utils.checkpoint_files import latest_checkpoint
+from ..utils.checkpoint_files import (
+    checkpoint_meta,
+    latest_checkpoint,
+    write_text_atomically,
+)
 from ..utils.errors import UsageError
 from .logs import read_scalars
 from .report import markdown_table
-from .stages import run_stage_once
+from .stages import run_stage_once, settings_differences
 from .summary import summarise
 
 
@@ -45,7 +49,9 @@ def pretrain_and_probe(name: str,
         log (callable): Progress printer. Defaults to ``print``.
         checkpoint (str, optional): Probe this pre-trained checkpoint (e.g.
             one converted from the authors' release) instead of
-            pre-training.
+            pre-training; the probe takes the LayerNorm epsilon the
+            checkpoint names (``meta['hf_layer_norm_eps']``) unless
+            ``probe_options`` sets one.
 
     Returns:
         dict: ``name``, ``seed``, ``pretrain_config``, ``loss`` and
@@ -89,12 +95,18 @@ def pretrain_and_probe(name: str,
         loss_epoch = [r.get('epoch', 0) for r in records]
         final_loss = sum(final) / len(final)
 
+    probe_options = dict(probe_options or {})
+    # A converted checkpoint says which LayerNorm epsilon its weights were
+    # trained with (Hugging Face's), as the other tools read it.
+    eps = checkpoint_meta(checkpoint).get('hf_layer_norm_eps')
+    if eps is not None:
+        probe_options.setdefault('model.backbone.norm_cfg.eps', eps)
     probe_dir = osp.join(work_dir, 'probe')
     log(f'[{name}] linear probe {osp.basename(probe_config)} '
         f'(log: {probe_dir}.log)')
     probe_seconds = run_stage_once(
         probe_config, probe_dir, {
-            **(probe_options or {}),
+            **probe_options,
             **seeded, 'model.backbone.init_cfg.checkpoint': checkpoint
         }, nproc, log)
     metrics = [r for r in read_scalars(probe_dir) if 'accuracy/top1' in r]
@@ -134,16 +146,20 @@ def sweep_runs(runs: Sequence[dict], key: str,
 
 
 def check_same_settings(work_dir: str, settings: dict) -> None:
-    """Refuse to run other settings in a work dir that holds results.
+    """Refuse to run other settings in a work dir that holds a comparison,
+    finished or not.
 
-    Rerunning the same comparison skips or resumes its finished stages; a
+    A comparison writes its settings to ``comparison.json`` before its first
+    stage; rerunning the same comparison skips or resumes its stages, a
     different one would overwrite ``results.json`` and mix stages.
 
     Raises:
         UsageError: Naming the settings that differ.
     """
-    path = osp.join(work_dir, 'results.json')
-    if not osp.isfile(path):
+    paths = [osp.join(work_dir, name)
+             for name in ('comparison.json', 'results.json')]
+    path = next((p for p in paths if osp.isfile(p)), None)
+    if path is None:
         return
     with open(path) as f:
         before = json.load(f).get('settings')
@@ -151,13 +167,10 @@ def check_same_settings(work_dir: str, settings: dict) -> None:
     if before is None:
         raise UsageError(f'{path} was written by an older version; use '
                          'another --work-dir')
-    differ = sorted(k for k in set(before) | set(now)
-                    if before.get(k) != now.get(k))
-    if differ:
+    if before != now:
         raise UsageError(
             f'{work_dir} holds a comparison with other settings: '
-            + '; '.join(f'{k}: {before.get(k)!r} there, {now.get(k)!r} now'
-                        for k in differ)
+            + settings_differences(before, now)
             + '. Use another --work-dir, or remove it')
 
 
@@ -218,6 +231,8 @@ def compare(runs: Sequence[Dict],
                     probe_options=probe_options or {}, runs=list(runs))
     check_same_settings(work_dir, settings)
     os.makedirs(work_dir, exist_ok=True)
+    write_text_atomically(osp.join(work_dir, 'comparison.json'),
+                          json.dumps(dict(settings=settings), indent=2))
     results = []
     for i, run in enumerate(runs, 1):
         log(f'=== run {i}/{len(runs)}: {run["name"]} ===')

@@ -13,7 +13,8 @@ import time
 from typing import Callable, Dict, List, Optional
 
 from ..utils import project_dir
-from ..utils.checkpoint_files import latest_checkpoint
+from ..utils.checkpoint_files import latest_checkpoint, write_text_atomically
+from ..utils.errors import UsageError
 
 _PROGRESS = re.compile(r'(Epoch|Iter)\((train|val)\)')
 
@@ -83,6 +84,7 @@ def run_stage(config: str,
 
 
 _DONE = 'stage_done.json'
+_STARTED = 'stage_started.json'
 
 
 def run_stage_once(config: str,
@@ -92,31 +94,56 @@ def run_stage_once(config: str,
                    log: Callable[[str], None] = print) -> float:
     """Run a stage unless it already finished with the same settings.
 
-    A finished stage leaves ``<work_dir>/stage_done.json`` (its config,
-    options and wall time); rerunning the comparison skips it. A stage that
-    was interrupted (checkpoints but no record) resumes from its last
-    checkpoint. A finished stage with other settings is an error, so a
-    work dir never mixes two experiments.
+    A stage writes its settings (config and options) to
+    ``<work_dir>/stage_started.json`` before it starts, and its wall time to
+    ``<work_dir>/stage_done.json`` when it finishes; rerunning the comparison
+    skips a finished stage and resumes an interrupted one from its last
+    checkpoint. A stage begun or finished with other settings is refused, so
+    a work dir never mixes two experiments.
 
     Returns:
         float: The stage's wall time in seconds (when it ran, if skipped).
+
+    Raises:
+        UsageError: The work dir holds the stage with other settings.
     """
-    record = osp.join(work_dir, _DONE)
     settings = dict(config=osp.abspath(config),
                     options={k: str(v) for k, v in options.items()})
-    if osp.isfile(record):
-        with open(record) as f:
-            done = json.load(f)
-        if done['settings'] != settings:
-            raise ValueError(
-                f'{work_dir} holds a finished stage with other settings '
-                f'({done["settings"]}); use another --work-dir or remove it')
+    for name, state in ((_DONE, 'a finished'), (_STARTED, 'an interrupted')):
+        before = _read_json(osp.join(work_dir, name))
+        if before is not None and before['settings'] != settings:
+            raise UsageError(
+                f'{work_dir} holds {state} stage with other settings: '
+                + settings_differences(before['settings'], settings)
+                + '. Use another --work-dir, or remove it')
+    done = _read_json(osp.join(work_dir, _DONE))
+    if done is not None:
         log(f'    finished before ({done["seconds"]:.0f} s): skipped')
         return done['seconds']
     resume = latest_checkpoint(work_dir) is not None
     if resume:
         log('    interrupted before: resuming from its last checkpoint')
+    os.makedirs(work_dir, exist_ok=True)
+    write_text_atomically(osp.join(work_dir, _STARTED),
+                          json.dumps(dict(settings=settings), indent=2))
     seconds = run_stage(config, work_dir, options, nproc, log, resume=resume)
-    with open(record, 'w') as f:
-        json.dump(dict(settings=settings, seconds=seconds), f, indent=2)
+    write_text_atomically(
+        osp.join(work_dir, _DONE),
+        json.dumps(dict(settings=settings, seconds=seconds), indent=2))
     return seconds
+
+
+def _read_json(path: str) -> Optional[dict]:
+    """A JSON file's content, or None if there is no such file."""
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def settings_differences(before: dict, now: dict) -> str:
+    """The keys of two settings dicts whose values differ, with both."""
+    differ = sorted(k for k in set(before) | set(now)
+                    if before.get(k) != now.get(k))
+    return '; '.join(f'{k}: {before.get(k)!r} there, {now.get(k)!r} now'
+                     for k in differ)

@@ -108,8 +108,7 @@ class AtomicCheckpointHook(CheckpointHook):
         against the current directory)."""
         cfg = runner.cfg
         if cfg.get('resume') and not cfg.get('load_from'):
-            # The Runner has no public setter for what it resumes from.
-            runner._load_from = latest_checkpoint(runner.work_dir)
+            resume_from(runner, latest_checkpoint(runner.work_dir))
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
@@ -313,6 +312,19 @@ class AtomicCheckpointHook(CheckpointHook):
             elif osp.isfile(path):
                 os.remove(path)
                 print_log(f'removed {path}', logger='current')
+
+
+def resume_from(runner, checkpoint: Optional[str]) -> None:
+    """Make a resuming ``runner`` resume from ``checkpoint`` (None: start
+    afresh).
+
+    mmengine's ``Runner`` has no public setter for it: ``load_or_resume``
+    (called by ``train`` after ``before_run``) reads the private
+    ``_load_from``. This is the one place that writes it, and
+    ``test_mmengine_resumes_from_what_resume_from_sets`` fails if mmengine
+    changes what the attribute means.
+    """
+    runner._load_from = checkpoint
 
 
 def _holds_path(key: str, value) -> bool:

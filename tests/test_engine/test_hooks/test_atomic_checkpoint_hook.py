@@ -170,6 +170,22 @@ def test_last_checkpoint_is_read_in_both_forms_and_names_a_lost_file(
         latest_checkpoint(str(work))
 
 
+def test_mmengine_resumes_from_what_resume_from_sets(tmp_path,
+                                                   image_folder,
+                                                   monkeypatch):
+    """The contract resume_from relies on: a resuming Runner's
+    load_or_resume resumes from the private attribute it sets."""
+    cfg = Config.fromfile(tiny_vit_config(tmp_path, image_folder,
+                                          'kamim_vit-base_8xb256_in1k.py'))
+    cfg.resume = True
+    runner = build_runner(cfg, tmp_path / 'work')
+    resumed = []
+    monkeypatch.setattr(runner, 'resume', resumed.append)
+    atomic.resume_from(runner, str(tmp_path / 'iter_2.pth'))
+    runner.load_or_resume()
+    assert resumed == [str(tmp_path / 'iter_2.pth')]
+
+
 HALF_WRITTEN = """
 import os, runpy, sys, time
 from mmengine.fileio.backends.local_backend import LocalBackend
