@@ -27,7 +27,7 @@ def simple_resized_crop(pipeline, size):
     assert 'RandomResizedCrop' not in steps
 
 
-@pytest.mark.parametrize('name,epochs', zip(PUBLISHED, (300, 800)))
+@pytest.mark.parametrize('name,epochs', list(zip(PUBLISHED, (300, 800))))
 def test_published_pixmim(name, epochs):
     cfg = load(name)
     model = cfg.model

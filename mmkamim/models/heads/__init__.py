@@ -1,4 +1,4 @@
-from .kamae_head import KAMAEHead, KeypointAwareMAEHead
+from .kamae_head import KAMAEHead
 from .kamim_head import KAMIMHead
 
-__all__ = ['KAMAEHead', 'KAMIMHead', 'KeypointAwareMAEHead']
+__all__ = ['KAMAEHead', 'KAMIMHead']

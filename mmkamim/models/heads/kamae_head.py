@@ -5,6 +5,7 @@ import torch
 from mmpretrain.models.heads import MAEPretrainHead
 from mmpretrain.registry import MODELS
 
+from ...utils.deprecated_names import register_deprecated_name
 from ..utils import expand_cells
 
 
@@ -56,5 +57,5 @@ class KAMAEHead(MAEPretrainHead):
 
 
 # The name of the first release, kept for one more.
-KeypointAwareMAEHead = KAMAEHead
-MODELS.register_module(name='KeypointAwareMAEHead', module=KAMAEHead)
+register_deprecated_name(MODELS, 'KeypointAwareMAEHead', KAMAEHead,
+                         removed_in='0.2.0')

@@ -1,7 +1,7 @@
-from .kamae import KAMAE, KeypointAwareMAE, KeypointAwarePixMIM
+from .kamae import KAMAE
 from .kamim import KAMIM
 from .pixmim import PixMIM
 
 __all__ = [
-    'KAMAE', 'KAMIM', 'KeypointAwareMAE', 'KeypointAwarePixMIM', 'PixMIM'
+    'KAMAE', 'KAMIM', 'PixMIM'
 ]

@@ -6,6 +6,7 @@ from mmpretrain.models.selfsup import MAE
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ...utils.deprecated_names import register_deprecated_name
 from ..utils import stack_field
 
 
@@ -67,6 +68,5 @@ class KAMAE(MAE):
 
 
 # The names of the first release, kept for one more.
-KeypointAwareMAE = KeypointAwarePixMIM = KAMAE
-MODELS.register_module(name='KeypointAwareMAE', module=KAMAE)
-MODELS.register_module(name='KeypointAwarePixMIM', module=KAMAE)
+for _old in ('KeypointAwareMAE', 'KeypointAwarePixMIM'):
+    register_deprecated_name(MODELS, _old, KAMAE, removed_in='0.2.0')

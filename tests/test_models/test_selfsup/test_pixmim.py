@@ -1,6 +1,9 @@
+import glob
+import os.path as osp
+
 import pytest
 import torch
-from conftest import TINY_VIT
+from conftest import CONFIG_DIR, TINY_VIT
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -92,10 +95,29 @@ def test_unit_keypoint_weights_give_the_unweighted_loss(weighted, plain):
         ours.loss(inputs, samples())
 
 
-def test_first_release_names_still_build_the_same_classes():
-    from mmkamim.models import KAMAE, KAMAEHead
+@pytest.mark.parametrize('old, new', [('KeypointAwareMAE', 'KAMAE'),
+                                      ('KeypointAwarePixMIM', 'KAMAE')])
+def test_first_release_names_build_the_same_class_and_warn(old, new):
+    with pytest.warns(DeprecationWarning,
+                      match=f"type='{old}' is deprecated and goes in mmkamim "
+                      f"0.2.0: use type='{new}'"):
+        model = build(old, False, True)
+    assert type(model).__name__ == new
+
+
+def test_the_first_release_head_name_warns():
+    from mmkamim.models import KAMAEHead
     init_default_scope('mmpretrain')
-    assert MODELS.get('KeypointAwareMAE') is KAMAE
-    assert MODELS.get('KeypointAwarePixMIM') is KAMAE
-    assert MODELS.get('KeypointAwareMAEHead') is KAMAEHead
-    assert type(build('KeypointAwareMAE', False, True)) is KAMAE
+    with pytest.warns(DeprecationWarning, match="use type='KAMAEHead'"):
+        head = MODELS.build(dict(type='KeypointAwareMAEHead', patch_size=16,
+                                 loss=dict(type='PixelReconstructionLoss',
+                                           criterion='L2')))
+    assert type(head) is KAMAEHead
+
+
+def test_no_config_uses_a_deprecated_name():
+    configs = glob.glob(osp.join(CONFIG_DIR, '**', '*.py'), recursive=True)
+    assert configs
+    for path in configs:
+        text = open(path).read()
+        assert 'KeypointAware' not in text, path
