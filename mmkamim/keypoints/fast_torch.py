@@ -29,6 +29,8 @@ from typing import Tuple
 import numpy as np
 import torch
 
+from .settings import CHANNEL_ORDERS, GRAY_MODES, check_choice
+
 # OpenCV 5's RGB -> gray weights in 15-bit fixed point, and its rounding.
 GRAY_WEIGHTS_RGB = (9798, 19235, 3735)
 _GRAY_SHIFT = 15
@@ -42,10 +44,8 @@ _BORDER = 3
 def gray_channel_weights(channel_order: str, gray: str) -> Tuple[int, ...]:
     """Fixed-point weights of channels 0, 1, 2 for ``KeypointDensity``'s
     modes (``'released'`` converts as if the data were the other order)."""
-    if channel_order not in ('bgr', 'rgb') or gray not in ('released',
-                                                           'luma'):
-        raise ValueError(f'unsupported channel_order={channel_order!r} / '
-                         f'gray={gray!r}')
+    check_choice('channel_order', channel_order, CHANNEL_ORDERS)
+    check_choice('gray', gray, GRAY_MODES)
     as_rgb = (channel_order == 'rgb') == (gray == 'luma')
     return GRAY_WEIGHTS_RGB if as_rgb else GRAY_WEIGHTS_RGB[::-1]
 

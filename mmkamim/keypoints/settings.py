@@ -25,7 +25,9 @@ GRAY_MODES = ('released', 'luma')
 LOGIT_BOUND = 20.0
 
 
-def _choice(name: str, value: str, valid) -> str:
+def check_choice(name: str, value: str, valid) -> str:
+    """``value``, if it is one of ``valid``; else a ValueError naming
+    both."""
     if value not in valid:
         raise ValueError(f'{name}={value!r} is not supported; choose one of '
                          f'{sorted(valid)}')
@@ -72,10 +74,10 @@ class KeypointSettings:
     gray: str = 'released'
 
     def __post_init__(self) -> None:
-        _choice('detector', self.detector, DETECTORS)
-        _choice('rasterize', self.rasterize, RASTER_MODES)
-        _choice('channel_order', self.channel_order, CHANNEL_ORDERS)
-        _choice('gray', self.gray, GRAY_MODES)
+        check_choice('detector', self.detector, DETECTORS)
+        check_choice('rasterize', self.rasterize, RASTER_MODES)
+        check_choice('channel_order', self.channel_order, CHANNEL_ORDERS)
+        check_choice('gray', self.gray, GRAY_MODES)
         object.__setattr__(self, 'detector_kwargs',
                            dict(self.detector_kwargs or {}))
         patch_size = self.patch_size

@@ -132,8 +132,8 @@ def test_cfg_options_change_kamim_hyperparameters():
         pipeline = cfg.train_dataloader.dataset.pipeline
         assert pipeline[-1].algorithm_keys == ['kp_weight']
         density = TRANSFORMS.build(pipeline[-2])
-        assert (density.temperature, density.patch_size,
-                density.detector_kwargs['threshold']) == (0.1, 16, 20)
+        assert (density.settings.temperature, density.settings.patch_size,
+                density.settings.detector_kwargs['threshold']) == (0.1, 16, 20)
         assert cfg.model.data_preprocessor.type == \
             'PipelineWeightsDataPreprocessor'
         MODELS.build(cfg.model.data_preprocessor)
@@ -149,7 +149,7 @@ def test_orb_and_sift_need_the_pipeline_and_say_so():
         MODELS.build(cfg.model.data_preprocessor)
     keypoints_in_pipeline(cfg)
     density = TRANSFORMS.build(cfg.train_dataloader.dataset.pipeline[-2])
-    assert density.detector == 'sift'
+    assert density.settings.detector == 'sift'
 
 
 def test_vit_config_trains_with_the_runner(tmp_path, image_folder):

@@ -199,3 +199,11 @@ def test_compiled_cuda_path_equals_the_transform():
 def test_what_the_device_path_cannot_do_is_a_clear_error(settings, match):
     with pytest.raises((ValueError, cv2.error, TypeError), match=match):
         KAMIMDataPreprocessor(**settings)
+
+
+def test_gray_modes_are_the_settings_own():
+    with pytest.raises(ValueError, match=r"gray='bt709' is not supported; "
+                       r"choose one of \['luma', 'released'\]"):
+        gray_channel_weights('bgr', 'bt709')
+    with pytest.raises(ValueError, match="channel_order='hsv'"):
+        gray_channel_weights('hsv', 'luma')

@@ -89,8 +89,9 @@ def main() -> None:
         ours = time_per_image(lambda img, t=transform: t.transform(
             {'img': img}), crops, args.repeats)
         released = time_per_image(
-            released_weights(detector, transform.patch_size,
-                             transform.temperature), crops, args.repeats)
+            released_weights(detector, transform.settings.patch_size,
+                             transform.settings.temperature), crops,
+            args.repeats)
         rows.append((name, bare, ours, released))
 
     print(f'{args.crops} crops of {args.size} px of '

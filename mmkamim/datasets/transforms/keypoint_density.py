@@ -66,8 +66,6 @@ class KeypointDensity(BaseTransform):
     def __init__(self, **settings) -> None:
         self.settings = KeypointSettings.from_config('KeypointDensity',
                                                      **settings)
-        for name, value in self.settings.as_dict().items():
-            setattr(self, name, value)
         self._detector = self.settings.build_detector()
         self._exp_density = self.settings.exp_density_table()
 
@@ -83,7 +81,8 @@ class KeypointDensity(BaseTransform):
         channels = img.shape[2]
         if channels == 1:
             return img[..., 0]
-        code = _GRAY_CODES.get((self.channel_order, self.gray, channels))
+        code = _GRAY_CODES.get(
+            (self.settings.channel_order, self.settings.gray, channels))
         if code is None:
             raise ValueError(
                 f'KeypointDensity needs an image with 1, 3 or 4 channels, '
@@ -125,7 +124,8 @@ class KeypointDensity(BaseTransform):
         Returns:
             np.ndarray: (H, W) uint8 map, 1 where F is 1 and 0 elsewhere.
         """
-        return _RASTERIZERS[self.rasterize](self.detect(img), *img.shape[:2])
+        return _RASTERIZERS[self.settings.rasterize](self.detect(img),
+                                                     *img.shape[:2])
 
     def transform(self, results: dict) -> dict:
         """Add ``kp_weight`` to ``results``.
@@ -139,7 +139,7 @@ class KeypointDensity(BaseTransform):
         """
         img = results['img']
         height, width = img.shape[:2]
-        ps = self.patch_size
+        ps = self.settings.patch_size
         if height % ps or width % ps:
             raise ValueError(
                 f'KeypointDensity: image size {height}x{width} is not '
@@ -150,9 +150,7 @@ class KeypointDensity(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(detector={self.detector!r}, '
-                f'detector_kwargs={self.detector_kwargs}, '
-                f'rasterize={self.rasterize!r}, '
-                f'patch_size={self.patch_size}, '
-                f'temperature={self.temperature}, '
-                f'channel_order={self.channel_order!r}, gray={self.gray!r})')
+        settings = ', '.join(
+            f'{name}={value!r}'
+            for name, value in self.settings.as_dict().items())
+        return f'{self.__class__.__name__}({settings})'

@@ -172,3 +172,15 @@ def test_bad_images():
         transform(dict(img=np.zeros((64, 64, 3), np.float32)))
     with pytest.raises(ValueError, match=r'\(64, 64, 2\)'):
         transform(dict(img=np.zeros((64, 64, 2), np.uint8)))
+
+
+def test_repr_names_every_setting_as_the_config_does():
+    density = KeypointDensity(temperature=0.1, detector_kwargs=dict(
+        threshold=20))
+    text = repr(density)
+    assert text == (
+        "KeypointDensity(detector='fast', detector_kwargs={'threshold': 20}, "
+        "rasterize='circle', patch_size=8, temperature=0.1, "
+        "channel_order='bgr', gray='released')")
+    assert eval(text, {'KeypointDensity': KeypointDensity}).settings == \
+        density.settings
