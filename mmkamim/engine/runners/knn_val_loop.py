@@ -193,8 +193,9 @@ class KNNValLoop(BaseLoop):
             images = (images - mean) / std
             with torch.autocast(device.type, torch.float16,
                                 enabled=self.fp16):
-                features.append(encoder_features(model.backbone, images,
-                                                 self.layers, self.token))
+                features.append(self.metric.stored(
+                    encoder_features(model.backbone, images, self.layers,
+                                     self.token), bank=what == 'bank'))
             for sample in batch['data_samples']:
                 if 'gt_label' not in sample:
                     raise UsageError(

@@ -68,7 +68,8 @@ class KNNAccuracy(BaseMetric):
             ``knn/top1`` and ``knn/top5``. Defaults to 20.
         query_chunk (int): Queries scored at once. Defaults to 256.
         bank_chunk (int): Bank features compared at once. Defaults to 65536.
-        bank_dtype (str): ``'float32'`` or ``'float16'`` (half the memory;
+        bank_dtype (str): ``'float32'`` or ``'float16'`` (half the bank's
+            memory, at every step: extraction, gathering and scoring;
             similarities are still float32). Defaults to ``'float32'``.
     """
 
@@ -97,10 +98,32 @@ class KNNAccuracy(BaseMetric):
         self.bank_chunk = bank_chunk
         self.bank_dtype = getattr(torch, bank_dtype)
 
+    def stored(self, features: torch.Tensor, bank: bool) -> torch.Tensor:
+        """One batch's features as :meth:`evaluate_features` takes them.
+
+        L2-normalised in float32 batch by batch, the bank's then kept in
+        ``bank_dtype``: a float16 bank is never held (nor gathered) in
+        float32 whole. Queries stay float32.
+
+        Args:
+            features (torch.Tensor): (B, D) features of a batch.
+            bank (bool): Whether they join the bank.
+
+        Returns:
+            torch.Tensor: (B, D) unit-length rows.
+        """
+        normalised = torch.nn.functional.normalize(features.float(), dim=1)
+        return normalised.to(self.bank_dtype) if bank else normalised
+
     def evaluate_features(self, bank: Features,
                           queries: Features) -> Dict[str, float]:
         """k-NN accuracy (%) of the queries against the bank; call on every
         rank.
+
+        Args:
+            bank (Features): This rank's bank features, as :meth:`stored`
+                gives them.
+            queries (Features): This rank's query features, likewise.
 
         Returns:
             dict[str, float]: ``knn/top1_k{k}``, ``knn/top5_k{k}`` for each
@@ -111,12 +134,9 @@ class KNNAccuracy(BaseMetric):
             raise UsageError('the k-NN query set is empty: it needs '
                              'validation images')
         num_classes = int(torch.cat([bank.labels, queries.labels]).max()) + 1
-        normalise = torch.nn.functional.normalize
-        features = normalise(bank.features.float(), dim=1)
         mine = slice(get_rank(), None, get_world_size())
         top = knn_classify(
-            normalise(queries.features[mine].float(), dim=1),
-            features.to(self.bank_dtype), bank.labels, num_classes,
+            queries.features[mine], bank.features, bank.labels, num_classes,
             self.ks, self.tau, self.query_chunk, self.bank_chunk)
         counts = knn_correct(top, queries.labels[mine])
         names = sorted(counts)

@@ -4,7 +4,7 @@ from typing import Sequence, Union
 from mmpretrain.models import VisionTransformer
 from mmpretrain.registry import MODELS
 
-from ..utils import FrozenBackboneMixin
+from ..utils import FrozenBackboneMixin, keep_first_blocks
 
 
 @MODELS.register_module()
@@ -39,10 +39,7 @@ class LinearProbeViT(FrozenBackboneMixin, VisionTransformer):
             arch=arch, out_indices=out_indices, out_type=out_type, **kwargs)
         last = max(self.out_indices)
         if last < self.num_layers - 1:
-            # The final norm follows the last block of the full network,
-            # which is not built.
-            self.layers = self.layers[:last + 1]
-            self.final_norm = False
+            keep_first_blocks(self, last + 1)
             if hasattr(self, 'ln1'):
                 del self.ln1
         self.freeze_all()

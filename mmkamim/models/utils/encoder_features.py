@@ -1,6 +1,7 @@
 """The features a linear probe reads, from any of our encoders, unmasked."""
 import inspect
-from typing import Optional, Sequence
+from contextlib import contextmanager
+from typing import Iterator, Optional, Sequence
 
 import torch
 from torch import nn
@@ -98,8 +99,40 @@ def encoder_features(backbone: nn.Module,
 
         handles = [blocks[n - 1].register_forward_hook(keep) for n in layers]
     try:
-        _unmasked(backbone, images)
+        with blocks_up_to(backbone, max(layers or [0])):
+            _unmasked(backbone, images)
     finally:
         for handle in handles:
             handle.remove()
     return torch.cat(captured, 1).float()
+
+
+def keep_first_blocks(vit: nn.Module, count: int) -> None:
+    """Keep a ViT's first ``count`` blocks, and no final LayerNorm (it
+    follows the last block of the full network): the blocks after the
+    deepest one read cannot change what is read, so they are not run.
+
+    Args:
+        vit (nn.Module): A ``VisionTransformer`` (or subclass), changed in
+            place.
+        count (int): Blocks to keep, 1 to ``len(vit.layers)``.
+    """
+    vit.layers = vit.layers[:count]
+    vit.final_norm = False
+
+
+@contextmanager
+def blocks_up_to(backbone: nn.Module, count: int) -> Iterator[None]:
+    """Run a ViT's forward through its first ``count`` blocks only
+    (:func:`keep_first_blocks`), as long as the block runs; all of it
+    again after. ``count`` 0 (a Swin, or the last block) changes nothing."""
+    if not 0 < count < len(getattr(backbone, 'layers', ())) or hasattr(
+            backbone, 'stages'):
+        yield
+        return
+    layers, final_norm = backbone.layers, backbone.final_norm
+    keep_first_blocks(backbone, count)
+    try:
+        yield
+    finally:
+        backbone.layers, backbone.final_norm = layers, final_norm

@@ -50,6 +50,34 @@ def test_the_evaluation_draws_from_no_global_generator(tmp_path,
     assert random.getstate() == before[2]
 
 
+def test_a_float16_bank_is_normalised_and_kept_in_float16_batch_by_batch(
+        tmp_path, photo_dataset):
+    """The bank is never held in float32 whole: each batch is normalised,
+    then stored in float16; the queries stay float32."""
+    figures = {}
+    for dtype in ('float32', 'float16'):
+        config = tiny_demo_config(
+            tmp_path, photo_dataset, 'simmim_vit-micro_1xb32_photos-96px.py',
+            f"val_evaluator.update(bank_dtype='{dtype}')")
+        runner = build_runner(Config.fromfile(config), tmp_path / dtype)
+        loop = runner.build_val_loop(runner._val_loop)
+        handed = []
+        score = loop.metric.evaluate_features
+        loop.metric.evaluate_features = (
+            lambda bank, queries, handed=handed, score=score:
+            handed.append((bank, queries)) or score(bank, queries))
+        figures[dtype] = loop.run()
+        ((bank, queries), ) = handed
+        assert bank.features.dtype == getattr(torch, dtype)
+        assert queries.features.dtype == torch.float32
+        torch.testing.assert_close(
+            bank.features.float().norm(dim=1), torch.ones(len(bank.indices)),
+            rtol=0, atol=1e-3)
+    # float16 may round a vote the other way, no more: 36 queries.
+    for name, value in figures['float32'].items():
+        assert abs(figures['float16'][name] - value) <= 2 * 100 / 36, name
+
+
 def test_metrics_reach_the_hooks_every_interval_and_after_the_last(
         tmp_path, photo_dataset):
     config = tiny_demo_config(

@@ -111,3 +111,31 @@ def test_bad_options_are_named():
     with pytest.raises(ValueError, match="token='cls': this "
                        'VisionTransformer has no class token'):
         encoder_features(no_cls, images(1), token='cls')
+
+
+def test_blocks_after_the_deepest_read_do_not_run():
+    vit = VisionTransformer(arch=dict(TINY_VIT, num_layers=4), img_size=96,
+                            patch_size=16)
+    vit.eval()  # MMPretrain's train() returns None
+    ran = []
+    for number, block in enumerate(vit.layers, 1):
+        block.register_forward_hook(
+            lambda _m, _i, _o, number=number: ran.append(number))
+    layers, norm = vit.layers, vit.ln1
+    x = images()
+    with torch.no_grad():
+        read = encoder_features(vit, x, layers=(1, 2))
+        assert ran == [1, 2]
+        # The whole network again after, and the same features as from it.
+        assert vit.layers is layers and vit.final_norm and vit.ln1 is norm
+        tokens, _ = vit.patch_embed(x)
+        tokens = torch.cat([vit.cls_token.expand(4, -1, -1), tokens], 1)
+        tokens = tokens + vit.pos_embed
+        expected = []
+        for block in layers[:2]:
+            tokens = block(tokens)
+            expected.append(tokens[:, 1:].mean(1))
+        ran.clear()
+        vit(x)
+    assert ran == [1, 2, 3, 4]
+    torch.testing.assert_close(read, torch.cat(expected, 1), rtol=0, atol=0)
