@@ -13,14 +13,12 @@ Run it from any folder, from a checkout or an installed wheel:
 """
 import argparse
 
-import matplotlib
-
 from mmkamim.analysis.demo import DEMO_RUNS, run_demo
+from mmkamim.visualization import use_file_backend
 
 
 def main() -> None:
-    # Figures are written to files; no display is needed.
-    matplotlib.use('Agg')
+    use_file_backend()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument(

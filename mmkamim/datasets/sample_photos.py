@@ -64,6 +64,38 @@ def random_square_crop(img: np.ndarray, rng: np.random.Generator,
                       interpolation=interpolation)
 
 
+def random_scaled_crop(img: np.ndarray,
+                       rng: np.random.Generator,
+                       width: int,
+                       height: int,
+                       scale_range: Tuple[float, float] = (1.0, 1.6),
+                       interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """A ``width`` x ``height`` crop of ``img`` after resizing it by a
+    random factor of ``scale_range`` times the smallest scale that holds
+    the crop (an image of a given size, not a square patch).
+
+    Args:
+        img (np.ndarray): (H, W, C) image.
+        rng (np.random.Generator): Draws the scale, then the top, then the
+            left.
+        width (int): Crop width in pixels.
+        height (int): Crop height in pixels.
+        scale_range (tuple[float, float]): Factors over the smallest scale.
+        interpolation (int): OpenCV interpolation of the resize.
+
+    Returns:
+        np.ndarray: (height, width, C) crop, of ``img``'s dtype.
+    """
+    rows, cols = img.shape[:2]
+    scale = rng.uniform(*scale_range) * max(width / cols, height / rows)
+    img = cv2.resize(img, (max(width, round(cols * scale)),
+                           max(height, round(rows * scale))),
+                     interpolation=interpolation)
+    top = rng.integers(0, img.shape[0] - height + 1)
+    left = rng.integers(0, img.shape[1] - width + 1)
+    return img[top:top + height, left:left + width]
+
+
 def photo_crops(count: int,
                 size: int,
                 seed: int,

@@ -65,7 +65,11 @@ from torch._dynamo.utils import counters
 
 import mmkamim  # noqa: F401  (registers mmkamim's components)
 from mmkamim.datasets import SampleKey, SeededPipeline
-from mmkamim.datasets.sample_photos import PHOTO_NAMES, load_photo
+from mmkamim.datasets.sample_photos import (
+    PHOTO_NAMES,
+    load_photo,
+    random_scaled_crop,
+)
 from mmkamim.datasets.seeded_pipeline import declared_size
 from mmkamim.engine.optimizers import with_fused_adam
 from mmkamim.models.utils import compile_forward
@@ -94,17 +98,10 @@ def imagenet_sized_jpegs(root: str, count: int, seed: int = 0) -> List[str]:
     rng = np.random.default_rng(seed)
     paths = []
     for i in range(count):
-        img = load_photo(PHOTO_NAMES[i % len(PHOTO_NAMES)])
-        height, width = img.shape[:2]
-        scale = rng.uniform(1.0, 1.6) * max(500 / width, 375 / height)
-        img = cv2.resize(img, (max(500, round(width * scale)),
-                               max(375, round(height * scale))),
-                         interpolation=cv2.INTER_AREA)
-        top = rng.integers(0, img.shape[0] - 375 + 1)
-        left = rng.integers(0, img.shape[1] - 500 + 1)
+        img = random_scaled_crop(load_photo(PHOTO_NAMES[i % len(PHOTO_NAMES)]),
+                                 rng, 500, 375)
         path = osp.join(root, f'{i:04d}.jpg')
-        cv2.imwrite(path, img[top:top + 375, left:left + 500],
-                    [cv2.IMWRITE_JPEG_QUALITY, 90])
+        cv2.imwrite(path, img, [cv2.IMWRITE_JPEG_QUALITY, 90])
         paths.append(path)
     return paths
 

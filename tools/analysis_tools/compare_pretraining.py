@@ -36,7 +36,6 @@ import argparse
 import os.path as osp
 from typing import Dict, List
 
-import matplotlib
 from mmengine.config import DictAction
 
 from mmkamim.analysis import (
@@ -46,6 +45,7 @@ from mmkamim.analysis import (
     sweep_runs,
 )
 from mmkamim.utils import refused_without_traceback
+from mmkamim.visualization import use_file_backend
 
 
 def parse_named(items: List[str], what: str) -> List[Dict[str, str]]:
@@ -73,8 +73,7 @@ def parse_value(text: str):
 
 
 def main() -> None:
-    # Figures are written to files; no display is needed.
-    matplotlib.use('Agg')
+    use_file_backend()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         '--runs',

@@ -24,7 +24,7 @@ import os
 import os.path as osp
 from typing import Dict
 
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from mmengine.config import Config
@@ -32,16 +32,14 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from mmpretrain.registry import MODELS
 
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-
-from mmkamim.analysis.reconstruction import load_square  # noqa: E402
-from mmkamim.analysis.representation import analyse_layers  # noqa: E402
-from mmkamim.utils import image_files  # noqa: E402
-from mmkamim.utils.checkpoint_files import (  # noqa: E402
+from mmkamim.analysis.reconstruction import load_square
+from mmkamim.analysis.representation import analyse_layers
+from mmkamim.utils import image_files
+from mmkamim.utils.checkpoint_files import (
     apply_checkpoint_norm_eps,
     check_checkpoint_file,
 )
+from mmkamim.visualization import use_file_backend
 
 IMAGENET_MEAN = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
@@ -110,6 +108,7 @@ def tsne(tokens: torch.Tensor) -> np.ndarray:
 
 
 def main() -> None:
+    use_file_backend()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--checkpoints', nargs='+', required=True,
                         metavar='NAME=CONFIG:CHECKPOINT')

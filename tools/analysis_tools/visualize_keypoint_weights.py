@@ -18,18 +18,16 @@ import json
 import os
 import os.path as osp
 
-import matplotlib
 from mmengine.config import Config, DictAction
 
 import mmkamim  # noqa: F401  (registers mmkamim's components)
 from mmkamim.analysis import keypoint_view, trace_pipeline
 from mmkamim.utils import image_files
-from mmkamim.visualization import draw_keypoint_weights
+from mmkamim.visualization import draw_keypoint_weights, use_file_backend
 
 
 def main() -> None:
-    # Figures are written to files; no display is needed.
-    matplotlib.use('Agg')
+    use_file_backend()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='training config')
     parser.add_argument('--images', nargs='+', required=True,

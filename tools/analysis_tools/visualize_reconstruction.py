@@ -18,23 +18,22 @@ import json
 import os
 import os.path as osp
 
-import matplotlib
+import matplotlib.pyplot as plt
 from mmengine.config import DictAction
 
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-
-from mmkamim.analysis.reconstruction import (  # noqa: E402
+from mmkamim.analysis.reconstruction import (
     build_model,
     image_name,
     image_size,
     load_square,
     reconstruct,
 )
-from mmkamim.utils import image_files  # noqa: E402
+from mmkamim.utils import image_files
+from mmkamim.visualization import use_file_backend
 
 
 def main() -> None:
+    use_file_backend()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='pre-training config')
     parser.add_argument('checkpoint', help='pre-training checkpoint')
