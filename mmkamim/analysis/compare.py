@@ -68,69 +68,87 @@ def pretrain_and_probe(name: str,
         raise ValueError(f'{name}: give a pre-training config or a '
                          'checkpoint, not both or neither')
     seeded = {'randomness.seed': seed}
-    loss, loss_epoch, knn_top1, knn_epoch = [], [], [], []
-    final_loss = pretrain_seconds = float('nan')
     if checkpoint is None:
-        pretrain_dir = osp.join(work_dir, 'pretrain')
-        log(f'[{name}] pre-training {osp.basename(pretrain_config)} '
-            f'(log: {pretrain_dir}.log)')
-        pretrain_seconds = run_stage_once(
-            pretrain_config, pretrain_dir, {
-                **(pretrain_options or {}),
-                **seeded
-            }, nproc, log)
-        scalars = read_scalars(pretrain_dir)
-        records = [r for r in scalars if 'loss' in r]
-        # Logged by a KNNValLoop (the demo configs have one), at its epoch.
-        knn = [r for r in scalars if 'knn/top1' in r]
-        knn_top1 = [float(r['knn/top1']) for r in knn]
-        knn_epoch = [r['step'] for r in knn]
-        checkpoint = latest_checkpoint(pretrain_dir)
-        if not records or checkpoint is None:
-            raise RuntimeError(f'{name}: pre-training in {pretrain_dir} '
-                               'logged no loss or saved no checkpoint')
-        last_epoch = max(r.get('epoch', 0) for r in records)
-        final = [r['loss'] for r in records if r.get('epoch', 0) == last_epoch]
-        loss = [r['loss'] for r in records]
-        loss_epoch = [r.get('epoch', 0) for r in records]
-        final_loss = sum(final) / len(final)
+        pretrained = pretrain(name, pretrain_config, work_dir,
+                              {**(pretrain_options or {}), **seeded}, nproc,
+                              log)
+    else:
+        pretrained = dict(loss=[], loss_epoch=[], final_loss=float('nan'),
+                          knn_curve=[], knn_epoch=[],
+                          pretrain_seconds=float('nan'),
+                          checkpoint=checkpoint)
+    probed = probe(name, probe_config, work_dir, pretrained['checkpoint'],
+                   {**(probe_options or {}), **seeded}, nproc, log)
+    knn = pretrained['knn_curve']
+    return dict(name=name, seed=seed, pretrain_config=pretrain_config,
+                **pretrained, knn_top1=knn[-1] if knn else float('nan'),
+                **probed)
 
-    probe_options = dict(probe_options or {})
+
+def pretrain(name: str, config: str, work_dir: str, options: dict,
+             nproc: int, log: Callable[[str], None]) -> dict:
+    """Pre-train once in ``work_dir/pretrain`` and read its log.
+
+    Returns:
+        dict: ``loss``, ``loss_epoch``, ``final_loss``, ``knn_curve``,
+        ``knn_epoch``, ``pretrain_seconds`` and ``checkpoint`` (the last),
+        as :func:`pretrain_and_probe` describes them.
+    """
+    pretrain_dir = osp.join(work_dir, 'pretrain')
+    log(f'[{name}] pre-training {osp.basename(config)} '
+        f'(log: {pretrain_dir}.log)')
+    seconds = run_stage_once(config, pretrain_dir, options, nproc, log)
+    scalars = read_scalars(pretrain_dir)
+    records = [r for r in scalars if 'loss' in r]
+    # Logged by a KNNValLoop (the demo configs have one), at its epoch.
+    knn = [r for r in scalars if 'knn/top1' in r]
+    checkpoint = latest_checkpoint(pretrain_dir)
+    if not records or checkpoint is None:
+        raise RuntimeError(f'{name}: pre-training in {pretrain_dir} '
+                           'logged no loss or saved no checkpoint')
+    last_epoch = max(r.get('epoch', 0) for r in records)
+    final = [r['loss'] for r in records if r.get('epoch', 0) == last_epoch]
+    return dict(loss=[r['loss'] for r in records],
+                loss_epoch=[r.get('epoch', 0) for r in records],
+                final_loss=sum(final) / len(final),
+                knn_curve=[float(r['knn/top1']) for r in knn],
+                knn_epoch=[r['step'] for r in knn],
+                pretrain_seconds=seconds, checkpoint=checkpoint)
+
+
+def probe(name: str, config: str, work_dir: str, checkpoint: str,
+          options: dict, nproc: int, log: Callable[[str], None]) -> dict:
+    """Linear-probe ``checkpoint`` once in ``work_dir/probe``.
+
+    A converted checkpoint's LayerNorm epsilon (``meta['hf_layer_norm_eps']``)
+    is the probe's unless ``options`` sets one.
+
+    Returns:
+        dict: ``top1``, ``top5`` (%, the last validation) and
+        ``probe_seconds``.
+    """
+    options = dict(options)
     # A converted checkpoint says which LayerNorm epsilon its weights were
     # trained with (Hugging Face's), as the other tools read it.
     eps = checkpoint_meta(checkpoint).get('hf_layer_norm_eps')
     if eps is not None:
-        probe_options.setdefault('model.backbone.norm_cfg.eps', eps)
+        options.setdefault('model.backbone.norm_cfg.eps', eps)
     probe_dir = osp.join(work_dir, 'probe')
-    log(f'[{name}] linear probe {osp.basename(probe_config)} '
+    log(f'[{name}] linear probe {osp.basename(config)} '
         f'(log: {probe_dir}.log)')
-    probe_seconds = run_stage_once(
-        probe_config, probe_dir, {
-            **probe_options,
-            **seeded, 'model.backbone.init_cfg.checkpoint': checkpoint
-        }, nproc, log)
+    seconds = run_stage_once(
+        config, probe_dir,
+        {**options, 'model.backbone.init_cfg.checkpoint': checkpoint},
+        nproc, log)
     metrics = [r for r in read_scalars(probe_dir) if 'accuracy/top1' in r]
     if not metrics:
         raise RuntimeError(f'{name}: the probe in {probe_dir} logged no '
                            'validation accuracy')
-    result = dict(
-        name=name,
-        seed=seed,
-        pretrain_config=pretrain_config,
-        loss=loss,
-        loss_epoch=loss_epoch,
-        final_loss=final_loss,
-        knn_curve=knn_top1,
-        knn_epoch=knn_epoch,
-        knn_top1=knn_top1[-1] if knn_top1 else float('nan'),
-        top1=float(metrics[-1]['accuracy/top1']),
-        top5=float(metrics[-1].get('accuracy/top5', float('nan'))),
-        pretrain_seconds=pretrain_seconds,
-        probe_seconds=probe_seconds,
-        checkpoint=checkpoint)
-    log(f'[{name}] probe top-1 {result["top1"]:.2f} %; probe '
-        f'{probe_seconds:.0f} s')
-    return result
+    top1 = float(metrics[-1]['accuracy/top1'])
+    log(f'[{name}] probe top-1 {top1:.2f} %; probe {seconds:.0f} s')
+    return dict(top1=top1,
+                top5=float(metrics[-1].get('accuracy/top5', float('nan'))),
+                probe_seconds=seconds)
 
 
 def sweep_runs(runs: Sequence[dict], key: str,

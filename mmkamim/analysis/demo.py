@@ -54,6 +54,43 @@ def knn_options(bank_size: int) -> dict:
             'val_evaluator.reported_k': 20 if 20 in ks else ks[-1]}
 
 
+def demo_pretrain_options(data_root: str, train_images: int,
+                          epochs: int) -> dict:
+    """The demo's ``--cfg-options`` for every pre-training: the dataset,
+    k-NN of the encoder 5 times, the schedule fitted to ``epochs``, one
+    checkpoint at the end and every iteration logged.
+
+    Args:
+        data_root (str): The embedded dataset.
+        train_images (int): Its training images (the k-NN bank).
+        epochs (int): Pre-training epochs (10 % warm-up).
+    """
+    return {
+        'train_dataloader.dataset.data_root': data_root,
+        'val_dataloader.dataset.data_root': data_root,
+        'val_cfg.bank_dataloader.dataset.data_root': data_root,
+        'val_cfg.interval': max(1, epochs // 5),
+        **knn_options(train_images),
+        **schedule_options(epochs, max(1, epochs // 10)),
+        'default_hooks.checkpoint.interval': epochs,
+        # Log every iteration, so the loss curves hold every step.
+        'default_hooks.logger.interval': 1,
+    }
+
+
+def demo_probe_options(data_root: str, epochs: int) -> dict:
+    """The demo's ``--cfg-options`` for every linear probe: the dataset,
+    one validation and one checkpoint at the end, 1 warm-up epoch."""
+    return {
+        'train_dataloader.dataset.data_root': data_root,
+        'val_dataloader.dataset.data_root': data_root,
+        'test_dataloader.dataset.data_root': data_root,
+        'train_cfg.val_interval': epochs,
+        'default_hooks.checkpoint.interval': epochs,
+        **schedule_options(epochs, 1),
+    }
+
+
 def run_demo(work_dir: str = 'work_dirs/demo',
              methods: Optional[Sequence[str]] = None,
              pretrain_epochs: int = 100,
@@ -99,33 +136,17 @@ def run_demo(work_dir: str = 'work_dirs/demo',
     log(f'dataset: {written["train"]} training / {written["val"]} validation '
         f'images of {len(PHOTO_NAMES)} photos in {data_root}')
 
-    pretrain_options = {
-        'train_dataloader.dataset.data_root': data_root,
-        # k-NN of the encoder (the demo probe's features) 5 times.
-        'val_dataloader.dataset.data_root': data_root,
-        'val_cfg.bank_dataloader.dataset.data_root': data_root,
-        'val_cfg.interval': max(1, pretrain_epochs // 5),
-        **knn_options(written['train']),
-        **schedule_options(pretrain_epochs, max(1, pretrain_epochs // 10)),
-        'default_hooks.checkpoint.interval': pretrain_epochs,
-        # Log every iteration, so the loss curves hold every step.
-        'default_hooks.logger.interval': 1,
-    }
-    probe_options = {
-        'train_dataloader.dataset.data_root': data_root,
-        'val_dataloader.dataset.data_root': data_root,
-        'test_dataloader.dataset.data_root': data_root,
-        'train_cfg.val_interval': probe_epochs,
-        'default_hooks.checkpoint.interval': probe_epochs,
-        **schedule_options(probe_epochs, 1),
-    }
+    pretrain_options = demo_pretrain_options(data_root, written['train'],
+                                             pretrain_epochs)
+    probe_options = demo_probe_options(data_root, probe_epochs)
     runs = [
         dict(name=m, config=demo_config(DEMO_RUNS[m]))
         for m in methods
     ]
-    examples = keypoint_examples([
+    example_files = [
         osp.join(data_root, 'val', name, '000.png') for name in EXAMPLE_PHOTOS
-    ])
+    ]
+    examples = keypoint_examples(example_files)
     results = compare(
         runs,
         demo_config(DEMO_PROBE),
@@ -137,9 +158,6 @@ def run_demo(work_dir: str = 'work_dirs/demo',
         title=f'Embedded demo: {len(PHOTO_NAMES)} photo classes, '
         f'{pretrain_epochs} pre-training + {probe_epochs} probe epochs',
         log=log)
-    example_files = [
-        osp.join(data_root, 'val', name, '000.png') for name in EXAMPLE_PHOTOS
-    ]
     figures = demo_figures(results, example_files, work_dir, seed)
     log('\n' + markdown_table(results))
     log(f'\nresults: {osp.join(work_dir, "results.json")}, figures: '

@@ -406,7 +406,7 @@ def table(title: str, rows: List[List[str]], header: List[str]) -> str:
     return '\n'.join(lines)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--device', default=None,
                         help='cuda or cpu (default: cuda when available)')
@@ -438,18 +438,179 @@ def main() -> None:
     parser.add_argument('--skip-pipeline', action='store_true')
     parser.add_argument('--skip-steps', action='store_true')
     parser.add_argument('--out', help='JSON file for the results')
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def pipeline_section(methods: Dict[str, Config], kamim: Config,
+                     paths: List[str], args: argparse.Namespace, arch: str,
+                     result: dict) -> None:
+    """Time every train pipeline per worker (one thread, with the pixel
+    limit training applies) and the header read; print the table."""
+    # One thread, as in a dataloader worker.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    # With the pixel limit training applies (a header read first).
+    pipelines = {
+        name: SeededPipeline(
+            Compose(cfg.train_dataloader.dataset.pipeline),
+            max_pixels=MAX_PIXELS)
+        for name, cfg in methods.items()
+    }
+    for detector in ('orb', 'sift'):
+        pipelines[f'KAMIM (CPU {detector.upper()})'] = SeededPipeline(
+            Compose(cpu_transform(kamim, detector).train_dataloader
+                    .dataset.pipeline), max_pixels=MAX_PIXELS)
+    ms = pipeline_throughput(pipelines, paths, args.pipeline_rounds)
+    header, decode = header_and_decode(paths, args.pipeline_rounds)
+    cv2.setNumThreads(-1)
+    base = ms['SimMIM']
+    result['pipeline_ms_per_image'] = ms
+    print(table(
+        f'Data pipeline per worker ({arch} configs, {len(paths)} '
+        '500x375 JPEGs, 1 thread, median of '
+        f'{args.pipeline_rounds} interleaved rounds):',
+        [[name, f'{t:.3f}', f'{1e3 / t:.0f}', f'{base / t:.2f}']
+         for name, t in ms.items()],
+        ['pipeline', 'ms / image', 'images / s', 'throughput vs SimMIM']))
+    result['header_read_us'], result['decode_us'] = header, decode
+    print(f'of which the pixel-limit header read: {header:.0f} us '
+          f'per image (decoding the same JPEG: {decode:.0f} us)')
+    torch.set_num_threads(threads)
+
+
+def step_section(methods: Dict[str, Config], paths: List[str],
+                 args: argparse.Namespace, run: argparse.Namespace,
+                 result: dict) -> None:
+    """Time every method's training step (eager, and compiled with
+    ``--compile``), its matrix products, the device weights and the AdamW
+    step alone, against the machine's matrix-product rate; print the
+    table."""
+    timers = {}
+    modes = ['eager'] + (['compiled'] if args.compile else [])
+    for name, cfg in methods.items():
+        pipeline = Compose(cfg.train_dataloader.dataset.pipeline)
+        data = batch_from(pipeline, paths, run.batch)
+        for mode in modes:
+            timers[(name, mode)] = StepTimer(
+                cfg, data, run.device, run.amp, compiled=mode == 'compiled')
+    ms = step_times(timers, args.rounds, run.steps, args.warmup)
+    matrix = {key: matrix_ms(timer, run.steps)
+              for key, timer in timers.items()}
+    alone = weights_alone(timers[('KAMIM (device)', 'eager')], args.rounds,
+                          run.steps)
+    result['device_weights_ms_per_batch'] = alone
+    adamw = adamw_step_ms(timers[('SimMIM', 'eager')].model, run.device,
+                          args.rounds, run.steps)
+    result['adamw_step_ms'] = adamw
+    simmim_timer = timers[('SimMIM', 'eager')]
+    flops = training_flops(simmim_timer.model, simmim_timer.data)
+    dtype = torch.bfloat16 if run.amp else torch.float32
+    size = args.matmul_size or (8192 if run.cuda else 2048)
+    peak = matmul_rate(run.device, dtype, size)
+    result.update(
+        step_ms={f'{n} ({m})': t for (n, m), t in ms.items()},
+        matrix_ms={f'{n} ({m})': t for (n, m), t in matrix.items()},
+        compile_seconds={
+            f'{n} ({m})': t.compile_seconds
+            for (n, m), t in timers.items() if t.compile_seconds},
+        training_flops_per_step=flops, matmul_flops_per_s=peak,
+        matmul=dict(size=size, dtype=str(dtype)), arch=run.arch,
+        batch=run.batch, amp=run.amp,
+        peak_memory_mb={f'{n} ({m})': t.peak_mb
+                        for (n, m), t in timers.items()}
+        if run.cuda else None)
+    print()
+    print(step_table(timers, ms, matrix, flops, peak, args, run))
+    print(f'training FLOPs per step: {flops / 1e9:.1f} G (3 x the '
+          'forward of encoder and neck, FlopAnalyzer\'s matrix '
+          'products and attention; FAST not counted); matmul peak: '
+          f'{peak / 1e12:.3f} TFLOP/s ({size} x {size}, {dtype}); '
+          'matrix products: the profiler\'s self time of '
+          f'{", ".join(MATRIX_OPS)} per step')
+    pre = timers[('KAMIM (device)', 'eager')].model.data_preprocessor
+    how = 'compiled' if pre.compiled else 'eager'
+    print(f'KAMIMDataPreprocessor.keypoint_weights alone: '
+          f'{alone:.2f} ms per batch of {run.batch} ({how})')
+    print('AdamW step alone, SimMIM\'s parameters: ' + ', '.join(
+        f'{name} {t:.1f} ms' for name, t in adamw.items()) +
+          ' (our runner uses fused where torch has it)')
+
+
+def step_table(timers: Dict, ms: Dict, matrix: Dict, flops: float,
+               peak: float, args: argparse.Namespace,
+               run: argparse.Namespace) -> str:
+    """The training-step table: time, throughput, ratio to eager SimMIM,
+    matrix products, achieved rate and its share of the peak."""
+    base = ms[('SimMIM', 'eager')]
+    rows = []
+    for (name, mode), t in ms.items():
+        timer = timers[(name, mode)]
+        achieved = flops / (t / 1e3)
+        row = [name, mode, f'{t:.1f}', f'{run.batch / t * 1e3:.0f}',
+               f'{t / base:.3f}', f'{matrix[(name, mode)]:.1f}',
+               f'{achieved / 1e12:.3f}', f'{100 * achieved / peak:.1f}',
+               f'{timer.compile_seconds:.0f}'
+               if timer.compile_seconds else '-']
+        if run.cuda:
+            row.append(f'{timer.peak_mb:.0f}')
+        rows.append(row)
+    return table(
+        f'Training step ({run.arch}, batch {run.batch}, {run.device}'
+        f'{", bf16 AMP" if run.amp else ""}; median of {args.rounds} '
+        f'interleaved rounds of {run.steps} steps):', rows,
+        ['method', 'mode', 'ms / step', 'images / s', 'vs SimMIM',
+         'matrix products (ms)', 'TFLOP/s', '% of matmul peak',
+         'compile (s)'] + (['peak memory (MB)'] if run.cuda else []))
+
+
+def fresh_compile_section(methods: Dict[str, Config],
+                          args: argparse.Namespace,
+                          run: argparse.Namespace, result: dict) -> None:
+    """Compile every method in a new process with empty caches; print the
+    compile times and graph breaks."""
+    fresh = {
+        name: compile_in_fresh_process(name, args, run.device, run.arch,
+                                       run.batch, run.steps)
+        for name in methods
+    }
+    result['fresh_compile'] = fresh
+    base = fresh['SimMIM']['compile_s']
+    print()
+    print(table(
+        f'Compiling ({run.arch}, batch {run.batch}, {run.device}'
+        f'{", bf16 AMP" if run.amp else ""}), each method in a new process '
+        'with empty inductor and Triton caches:',
+        [[name, f'{r["first_step_s"]:.1f}', f'{r["step_s"] * 1e3:.1f}',
+          f'{r["compile_s"]:.1f}', f'{r["compile_s"] / base:.2f}',
+          str(r['graphs']), str(sum(r['graph_breaks'].values()))]
+         for name, r in fresh.items()],
+        ['method', 'first step (s)', 'later steps (ms)', 'compile (s)',
+         'compile vs SimMIM', 'graphs', 'graph breaks']))
+    for name, r in fresh.items():
+        for reason, count in r['graph_breaks'].items():
+            print(f'{name}: {count} x {reason}')
+
+
+def run_settings(args: argparse.Namespace) -> argparse.Namespace:
+    """Device, architecture, batch, steps per round and AMP: the options'
+    or the device's defaults."""
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     cuda = device == 'cuda'
-    arch = args.arch or ('vit-base' if cuda else 'vit-tiny')
-    batch = args.batch or (256 if cuda else 8)
-    steps = args.steps or (10 if cuda else 2)
-    amp = cuda and not args.no_amp
-    simmim = config(f'simmim_{arch}_8xb256_in1k.py')
-    kamim = config(f'kamim_{arch}_8xb256_in1k.py')
+    return argparse.Namespace(
+        device=device, cuda=cuda,
+        arch=args.arch or ('vit-base' if cuda else 'vit-tiny'),
+        batch=args.batch or (256 if cuda else 8),
+        steps=args.steps or (10 if cuda else 2),
+        amp=cuda and not args.no_amp)
+
+
+def main() -> None:
+    args = parse_args()
+    run = run_settings(args)
+    kamim = config(f'kamim_{run.arch}_8xb256_in1k.py')
     methods = {
-        'SimMIM': simmim,
+        'SimMIM': config(f'simmim_{run.arch}_8xb256_in1k.py'),
         'KAMIM (device)': kamim,
         'KAMIM (CPU FAST)': cpu_transform(kamim, 'fast'),
     }
@@ -458,144 +619,22 @@ def main() -> None:
     MMLogger.get_current_instance().setLevel(logging.WARNING)
     if args.compile_time_of:  # the new process of compile_in_fresh_process
         print(json.dumps(compile_time_of(methods[args.compile_time_of],
-                                         device, amp, batch, steps,
-                                         args.rounds)))
+                                         run.device, run.amp, run.batch,
+                                         run.steps, args.rounds)))
         return
     result = dict(
-        date=time.strftime('%Y-%m-%d'), device=device,
-        device_name=(torch.cuda.get_device_name() if cuda else
+        date=time.strftime('%Y-%m-%d'), device=run.device,
+        device_name=(torch.cuda.get_device_name() if run.cuda else
                      f'{os.cpu_count()} CPU cores'),
         torch=torch.__version__, opencv=cv2.__version__)
-
     with tempfile.TemporaryDirectory() as root:
         paths = imagenet_sized_jpegs(root, args.images)
         if not args.skip_pipeline:
-            # One thread, as in a dataloader worker.
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            cv2.setNumThreads(1)
-            # With the pixel limit training applies (a header read first).
-            pipelines = {
-                name: SeededPipeline(
-                    Compose(cfg.train_dataloader.dataset.pipeline),
-                    max_pixels=MAX_PIXELS)
-                for name, cfg in methods.items()
-            }
-            for detector in ('orb', 'sift'):
-                pipelines[f'KAMIM (CPU {detector.upper()})'] = SeededPipeline(
-                    Compose(cpu_transform(kamim, detector).train_dataloader
-                            .dataset.pipeline), max_pixels=MAX_PIXELS)
-            ms = pipeline_throughput(pipelines, paths, args.pipeline_rounds)
-            header, decode = header_and_decode(paths, args.pipeline_rounds)
-            cv2.setNumThreads(-1)
-            base = ms['SimMIM']
-            result['pipeline_ms_per_image'] = ms
-            print(table(
-                f'Data pipeline per worker ({arch} configs, {len(paths)} '
-                '500x375 JPEGs, 1 thread, median of '
-                f'{args.pipeline_rounds} interleaved rounds):',
-                [[name, f'{t:.3f}', f'{1e3 / t:.0f}', f'{base / t:.2f}']
-                 for name, t in ms.items()],
-                ['pipeline', 'ms / image', 'images / s',
-                 'throughput vs SimMIM']))
-            result['header_read_us'], result['decode_us'] = header, decode
-            print(f'of which the pixel-limit header read: {header:.0f} us '
-                  f'per image (decoding the same JPEG: {decode:.0f} us)')
-            torch.set_num_threads(threads)
-
+            pipeline_section(methods, kamim, paths, args, run.arch, result)
         if not args.skip_steps:
-            timers = {}
-            modes = ['eager'] + (['compiled'] if args.compile else [])
-            for name, cfg in methods.items():
-                pipeline = Compose(cfg.train_dataloader.dataset.pipeline)
-                data = batch_from(pipeline, paths, batch)
-                for mode in modes:
-                    timers[(name, mode)] = StepTimer(
-                        cfg, data, device, amp, compiled=mode == 'compiled')
-            ms = step_times(timers, args.rounds, steps, args.warmup)
-            matrix = {key: matrix_ms(timer, steps)
-                      for key, timer in timers.items()}
-            alone = weights_alone(timers[('KAMIM (device)', 'eager')],
-                                  args.rounds, steps)
-            result['device_weights_ms_per_batch'] = alone
-            adamw = adamw_step_ms(timers[('SimMIM', 'eager')].model, device,
-                                  args.rounds, steps)
-            result['adamw_step_ms'] = adamw
-            simmim_timer = timers[('SimMIM', 'eager')]
-            flops = training_flops(simmim_timer.model, simmim_timer.data)
-            dtype = torch.bfloat16 if amp else torch.float32
-            size = args.matmul_size or (8192 if cuda else 2048)
-            peak = matmul_rate(device, dtype, size)
-            base = ms[('SimMIM', 'eager')]
-            result.update(
-                step_ms={f'{n} ({m})': t for (n, m), t in ms.items()},
-                matrix_ms={f'{n} ({m})': t for (n, m), t in matrix.items()},
-                compile_seconds={
-                    f'{n} ({m})': t.compile_seconds
-                    for (n, m), t in timers.items() if t.compile_seconds},
-                training_flops_per_step=flops, matmul_flops_per_s=peak,
-                matmul=dict(size=size, dtype=str(dtype)), arch=arch,
-                batch=batch, amp=amp,
-                peak_memory_mb={f'{n} ({m})': t.peak_mb
-                                for (n, m), t in timers.items()}
-                if cuda else None)
-            rows = []
-            for (name, mode), t in ms.items():
-                timer = timers[(name, mode)]
-                achieved = flops / (t / 1e3)
-                row = [name, mode, f'{t:.1f}', f'{batch / t * 1e3:.0f}',
-                       f'{t / base:.3f}', f'{matrix[(name, mode)]:.1f}',
-                       f'{achieved / 1e12:.3f}',
-                       f'{100 * achieved / peak:.1f}',
-                       f'{timer.compile_seconds:.0f}'
-                       if timer.compile_seconds else '-']
-                if cuda:
-                    row.append(f'{timer.peak_mb:.0f}')
-                rows.append(row)
-            print()
-            print(table(
-                f'Training step ({arch}, batch {batch}, {device}'
-                f'{", bf16 AMP" if amp else ""}; median of {args.rounds} '
-                f'interleaved rounds of {steps} steps):', rows,
-                ['method', 'mode', 'ms / step', 'images / s', 'vs SimMIM',
-                 'matrix products (ms)', 'TFLOP/s', '% of matmul peak',
-                 'compile (s)'] +
-                (['peak memory (MB)'] if cuda else [])))
-            print(f'training FLOPs per step: {flops / 1e9:.1f} G (3 x the '
-                  'forward of encoder and neck, FlopAnalyzer\'s matrix '
-                  'products and attention; FAST not counted); matmul peak: '
-                  f'{peak / 1e12:.3f} TFLOP/s ({size} x {size}, {dtype}); '
-                  'matrix products: the profiler\'s self time of '
-                  f'{", ".join(MATRIX_OPS)} per step')
-            pre = timers[('KAMIM (device)', 'eager')].model.data_preprocessor
-            how = 'compiled' if pre.compiled else 'eager'
-            print(f'KAMIMDataPreprocessor.keypoint_weights alone: '
-                  f'{alone:.2f} ms per batch of {batch} ({how})')
-            print('AdamW step alone, SimMIM\'s parameters: ' + ', '.join(
-                f'{name} {t:.1f} ms' for name, t in adamw.items()) +
-                  ' (our runner uses fused where torch has it)')
+            step_section(methods, paths, args, run, result)
     if args.compile_time:
-        fresh = {
-            name: compile_in_fresh_process(name, args, device, arch, batch,
-                                           steps)
-            for name in methods
-        }
-        result['fresh_compile'] = fresh
-        base = fresh['SimMIM']['compile_s']
-        print()
-        print(table(
-            f'Compiling ({arch}, batch {batch}, {device}'
-            f'{", bf16 AMP" if amp else ""}), each method in a new process '
-            'with empty inductor and Triton caches:',
-            [[name, f'{r["first_step_s"]:.1f}', f'{r["step_s"] * 1e3:.1f}',
-              f'{r["compile_s"]:.1f}', f'{r["compile_s"] / base:.2f}',
-              str(r['graphs']), str(sum(r['graph_breaks'].values()))]
-             for name, r in fresh.items()],
-            ['method', 'first step (s)', 'later steps (ms)', 'compile (s)',
-             'compile vs SimMIM', 'graphs', 'graph breaks']))
-        for name, r in fresh.items():
-            for reason, count in r['graph_breaks'].items():
-                print(f'{name}: {count} x {reason}')
+        fresh_compile_section(methods, args, run, result)
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(result, f, indent=2)
