@@ -180,14 +180,16 @@ def vit_arch(state: Dict[str, torch.Tensor]) -> Tuple[str, dict]:
 
 
 def swin_arch(state: Dict[str, torch.Tensor]) -> Tuple[str, dict]:
-    """Infer the Swin architecture (and window size) from the shapes."""
+    """Infer the Swin architecture (and window size) from the shapes (each
+    stage's depth from its highest block index, so that a file lacking a
+    block is reported by its missing tensors)."""
     depths, heads = [], []
     stage = 0
     while any(k.startswith(f'swin.encoder.layers.{stage}.blocks.')
               for k in state):
         blocks = {int(m.group(1)) for k in state if (m := re.match(
             rf'swin\.encoder\.layers\.{stage}\.blocks\.(\d+)\.', k))}
-        depths.append(len(blocks))
+        depths.append(max(blocks) + 1)
         heads.append(first_shape(
             state, rf'swin\.encoder\.layers\.{stage}\.blocks\.\d+\.'
             r'attention\.self\.relative_position_bias_table')[1])
@@ -198,15 +200,24 @@ def swin_arch(state: Dict[str, torch.Tensor]) -> Tuple[str, dict]:
             r'\.(weight|bias)')[0],
         depths=tuple(depths),
         heads=tuple(heads))
-    for name, arch in SWIN_ARCHS.items():
-        if arch == found:
-            table = first_shape(
-                state, r'swin\.encoder\.layers\.\d+\.blocks\.\d+\.'
-                r'attention\.self\.relative_position_bias_table')
-            window = (int(round(table[0]**0.5)) + 1) // 2
-            return name, dict(found, window_size=window)
-    raise ConversionError(f'no Swin architecture of ours has {found}; known: '
-                          f'{SWIN_ARCHS}')
+    # Blocks missing at the end of a stage: the smallest architecture of
+    # that width and those heads that holds the blocks found.
+    fits = [(sum(arch['depths']), name) for name, arch in SWIN_ARCHS.items()
+            if arch == found or (
+                (arch['embed_dims'], arch['heads']) == (found['embed_dims'],
+                                                        found['heads'])
+                and len(arch['depths']) == len(found['depths'])
+                and all(a >= f for a, f in zip(arch['depths'],
+                                               found['depths'])))]
+    if not fits:
+        raise ConversionError(f'no Swin architecture of ours has {found}; '
+                              f'known: {SWIN_ARCHS}')
+    name = min(fits)[1]
+    table = first_shape(
+        state, r'swin\.encoder\.layers\.\d+\.blocks\.\d+\.'
+        r'attention\.self\.relative_position_bias_table')
+    window = (int(round(table[0]**0.5)) + 1) // 2
+    return name, dict(SWIN_ARCHS[name], window_size=window)
 
 
 def concat_qkv(src: Source, prefix: str) -> Dict[str, torch.Tensor]:

@@ -306,3 +306,27 @@ def test_files_that_are_not_checkpoints_get_one_line(tmp_path, hf_vit):
         "['decoder.0.weight']" in tool_error_line(
             TOOL, tmp_path / 'partial.pth', tmp_path / 'out.pth')
     assert not (tmp_path / 'out.pth').exists()
+
+
+@pytest.mark.parametrize('family, block', [
+    ('vit', 'vit.encoder.layer.5.'),
+    ('vit', 'vit.encoder.layer.11.'),
+    ('swin', 'swin.encoder.layers.2.blocks.3.'),
+    ('swin', 'swin.encoder.layers.2.blocks.5.'),
+])
+def test_a_whole_missing_block_is_named_by_its_tensors(hf_vit, hf_swin,
+                                                        family, block):
+    module = converter_module()
+    full = (hf_vit if family == 'vit' else hf_swin).state_dict()
+    lost = sorted(k for k in full if k.startswith(block)
+                  and not any(re.fullmatch(p, k)
+                              for p in module.OPTIONAL_KEYS))
+    state = {k: v for k, v in full.items() if not k.startswith(block)}
+    with pytest.raises(module.ConversionError) as error:
+        module.convert(state)
+    message = str(error.value)
+    model = 'vit-tiny' if family == 'vit' else 'swin-tiny'
+    assert message.startswith(f'{len(lost)} weights of the ') and \
+        f'{model} model are missing' in message, message
+    for key in lost:
+        assert repr(key) in message, (key, message)
