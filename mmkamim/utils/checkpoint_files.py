@@ -299,16 +299,21 @@ def apply_checkpoint_norm_eps(cfg, path: str) -> Optional[float]:
     """Give the backbone the LayerNorm epsilon its weights were trained
     with, when the checkpoint says (``meta['hf_layer_norm_eps']``, written
     by the Hugging Face converter: 1e-12 for ViTs, where MMPretrain uses
-    1e-6).
+    1e-6); a converted MAE's decoder too.
 
     Returns:
         float, optional: The epsilon applied, or None.
     """
-    eps = checkpoint_meta(path).get('hf_layer_norm_eps')
-    if eps is not None:
-        backbone = cfg.model.backbone
-        backbone.norm_cfg = dict(backbone.get('norm_cfg') or dict(type='LN'),
-                                 eps=eps)
+    meta = checkpoint_meta(path)
+    eps = meta.get('hf_layer_norm_eps')
+    if eps is None:
+        return None
+    parts = [cfg.model.backbone]
+    if meta.get('family') == 'mae' and cfg.model.get('neck'):
+        parts.append(cfg.model.neck)  # MAE's decoder has LayerNorms too
+    for part in parts:
+        part.norm_cfg = dict(part.get('norm_cfg') or dict(type='LN'),
+                             eps=eps)
     return eps
 
 

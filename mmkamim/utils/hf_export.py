@@ -1,4 +1,5 @@
-"""Export our SimMIM and KAMIM pre-training checkpoints to Hugging Face."""
+"""Export our SimMIM, KAMIM and MAE-family pre-training checkpoints to
+Hugging Face."""
 import os
 import os.path as osp
 from typing import Dict, Optional, Tuple
@@ -33,8 +34,6 @@ NO_HF_FORM = {
     'which no transformers model has',
     'VisionTransformer': 'our ViT fine-tune pools the patch tokens, where '
     'ViTForImageClassification reads the class token',
-    'MAEViT': 'MAE, PixMIM and their keypoint-weighted variants '
-    '(ViTMAEForPreTraining) are not exported yet',
 }
 
 
@@ -51,10 +50,63 @@ def _clean(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     return out
 
 
+def _single_eps(*modules: nn.Module) -> float:
+    """The one LayerNorm epsilon of ``modules`` (Hugging Face configs have
+    one)."""
+    norms = {m.eps for module in modules for m in module.modules()
+             if isinstance(m, nn.LayerNorm)}
+    if len(norms) != 1:
+        raise ConversionError(f'the LayerNorms use several epsilons {norms}; '
+                              'Hugging Face configs have one')
+    return norms.pop()
+
+
+def _vit_settings(backbone: nn.Module) -> dict:
+    """A ViT encoder's Hugging Face settings (a class token, a final
+    LayerNorm and no pre-norm, as transformers' ViTs have)."""
+    first = backbone.layers[0]
+    if not (backbone.with_cls_token and backbone.final_norm) or \
+            not isinstance(getattr(backbone, 'pre_norm', nn.Identity()),
+                           nn.Identity):
+        raise ConversionError(
+            'no Hugging Face form: transformers\' ViTs have a class token '
+            'and a final LayerNorm and no pre-norm')
+    patch = backbone.patch_embed.projection.kernel_size[0]
+    return dict(embed_dims=backbone.embed_dims,
+                num_layers=backbone.num_layers,
+                num_heads=first.attn.num_heads,
+                ffn=first.ffn.layers[0][0].out_features,
+                img_size=backbone.patch_resolution[0] * patch,
+                patch_size=patch, qkv_bias=first.attn.qkv.bias is not None)
+
+
+def _mae_settings(model: nn.Module) -> dict:
+    """The Hugging Face settings of a built MAE-family model (MAE, KA-MAE,
+    PixMIM, KA-PixMIM)."""
+    neck = model.neck
+    if type(neck).__name__ != 'MAEPretrainDecoder':
+        raise ConversionError(f'no Hugging Face form: the neck '
+                              f'{type(neck).__name__} is not MAE\'s '
+                              'decoder')
+    block = neck.decoder_blocks[0]
+    return dict(
+        _vit_settings(model.backbone),
+        eps=_single_eps(model.backbone, neck),
+        mask_ratio=model.backbone.mask_ratio,
+        norm_pix=bool(getattr(model.head, 'norm_pix', False)),
+        decoder_embed_dims=neck.decoder_embed.out_features,
+        decoder_num_layers=len(neck.decoder_blocks),
+        decoder_num_heads=block.attn.num_heads,
+        decoder_ffn=block.ffn.layers[0][0].out_features)
+
+
 def _settings(model: nn.Module) -> Tuple[str, dict]:
-    """The family and the Hugging Face settings of a built SimMIM model."""
+    """The family and the Hugging Face settings of a built SimMIM or
+    MAE-family model."""
     backbone, neck = model.backbone, model.neck
     kind = type(backbone).__name__
+    if kind == 'MAEViT':
+        return 'mae', _mae_settings(model)
     if kind not in ('SimMIMViT', 'SimMIMSwinTransformer'):
         why = NO_HF_FORM.get(kind, f'{kind} has no Hugging Face export here')
         raise ConversionError(f'no Hugging Face form: {why}')
@@ -64,27 +116,10 @@ def _settings(model: nn.Module) -> Tuple[str, dict]:
                               'linear decoder')
     patch = backbone.patch_embed.projection.kernel_size[0]
     common = dict(patch_size=patch,
-                  encoder_stride=neck.decoder[1].upscale_factor)
-    norms = {m.eps for m in backbone.modules()
-             if isinstance(m, nn.LayerNorm)}
-    if len(norms) != 1:
-        raise ConversionError(f'the LayerNorms use several epsilons {norms}; '
-                              'Hugging Face configs have one')
-    common['eps'] = norms.pop()
+                  encoder_stride=neck.decoder[1].upscale_factor,
+                  eps=_single_eps(backbone))
     if kind == 'SimMIMViT':
-        first = backbone.layers[0]
-        if not (backbone.with_cls_token and backbone.final_norm) or \
-                not isinstance(getattr(backbone, 'pre_norm', nn.Identity()),
-                               nn.Identity):
-            raise ConversionError(
-                'no Hugging Face form: ViTForMaskedImageModeling has a class '
-                'token and a final LayerNorm and no pre-norm')
-        return 'vit', dict(
-            common, embed_dims=backbone.embed_dims,
-            num_layers=backbone.num_layers, num_heads=first.attn.num_heads,
-            ffn=first.ffn.layers[0][0].out_features,
-            img_size=backbone.patch_resolution[0] * patch,
-            qkv_bias=first.attn.qkv.bias is not None)
+        return 'vit', dict(_vit_settings(backbone), **common)
     blocks = [stage.blocks for stage in backbone.stages]
     attn = blocks[0][0].attn.w_msa
     return 'swin', dict(
@@ -102,8 +137,10 @@ def export_to_hugging_face(checkpoint: str, out_dir: str,
                            config: Optional[str] = None,
                            force: bool = False,
                            image_processor: bool = False) -> dict:
-    """Write a SimMIM or KAMIM pre-training checkpoint of ours as a Hugging
-    Face folder (``config.json`` and ``model.safetensors``).
+    """Write a pre-training checkpoint of ours as a Hugging Face folder
+    (``config.json`` and ``model.safetensors``): SimMIM and KAMIM as
+    ``ViTForMaskedImageModeling`` / ``SwinForMaskedImageModeling``, MAE,
+    KA-MAE, PixMIM and KA-PixMIM as ``ViTMAEForPreTraining``.
 
     The model's settings come from ``config`` if given, else from the
     config the checkpoint stores (``meta['cfg']``), else, for a checkpoint
@@ -166,7 +203,8 @@ def export_to_hugging_face(checkpoint: str, out_dir: str,
             f'model are missing: {missing[:10]}')
     hf_state = to_hugging_face(
         state, family,
-        num_layers=settings.get('num_layers'), depths=settings.get('depths'))
+        num_layers=settings.get('num_layers'), depths=settings.get('depths'),
+        decoder_layers=settings.get('decoder_num_layers'))
     name = write_hf_folder(out_dir, family, settings, hf_state,
                            image_processor)
     return dict(family=family, settings=settings, hf_class=name)

@@ -16,6 +16,12 @@ from .hf_simmim import ConversionError, load_hf_state_dict
 
 # The weights file of a from_pretrained folder, by preference.
 WEIGHT_FILES = ('model.safetensors', 'pytorch_model.bin')
+# The transformers class of each family's export.
+HF_CLASSES = {
+    'vit': 'ViTForMaskedImageModeling',
+    'swin': 'SwinForMaskedImageModeling',
+    'mae': 'ViTMAEForPreTraining',
+}
 
 
 def read_hf_checkpoint(path: str) -> Tuple[Dict[str, torch.Tensor],
@@ -69,9 +75,27 @@ def hf_layer_norm_eps(config: Optional[dict]) -> Optional[float]:
 
 
 def hf_config(family: str, settings: dict):
-    """A transformers ``ViTConfig`` or ``SwinConfig`` with every setting
-    that changes the model's outputs."""
+    """A transformers ``ViTConfig``, ``SwinConfig`` or ``ViTMAEConfig``
+    with every setting that changes the model's outputs."""
     import transformers
+    if family == 'mae':
+        return transformers.ViTMAEConfig(
+            hidden_size=settings['embed_dims'],
+            num_hidden_layers=settings['num_layers'],
+            num_attention_heads=settings['num_heads'],
+            intermediate_size=settings['ffn'],
+            hidden_act='gelu',
+            layer_norm_eps=settings['eps'],
+            image_size=settings['img_size'],
+            patch_size=settings['patch_size'],
+            num_channels=3,
+            qkv_bias=settings['qkv_bias'],
+            decoder_hidden_size=settings['decoder_embed_dims'],
+            decoder_num_hidden_layers=settings['decoder_num_layers'],
+            decoder_num_attention_heads=settings['decoder_num_heads'],
+            decoder_intermediate_size=settings['decoder_ffn'],
+            mask_ratio=settings['mask_ratio'],
+            norm_pix_loss=settings['norm_pix'])
     if family == 'vit':
         return transformers.ViTConfig(
             hidden_size=settings['embed_dims'],
@@ -104,8 +128,8 @@ def hf_config(family: str, settings: dict):
 def write_hf_folder(out_dir: str, family: str, settings: dict,
                     state: Dict[str, torch.Tensor],
                     image_processor: bool = False) -> str:
-    """Write ``config.json`` and ``model.safetensors`` for
-    ``ViTForMaskedImageModeling`` / ``SwinForMaskedImageModeling``.
+    """Write ``config.json`` and ``model.safetensors`` for the family's
+    transformers class (:data:`HF_CLASSES`).
 
     The transformers model is built from the config and must take every
     tensor (``strict``); the buffers Hugging Face computes itself (Swin's
@@ -124,8 +148,7 @@ def write_hf_folder(out_dir: str, family: str, settings: dict,
             'writing a Hugging Face model needs transformers: pip install '
             '"mmkamim[hf]"') from error
     config = hf_config(family, settings)
-    name = ('ViTForMaskedImageModeling' if family == 'vit' else
-            'SwinForMaskedImageModeling')
+    name = HF_CLASSES[family]
     model = getattr(transformers, name)(config)
     own = model.state_dict()
     unknown = sorted(set(state) - set(own))

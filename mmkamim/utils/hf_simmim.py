@@ -43,7 +43,7 @@ SWIN_ARCHS = {
                       heads=(4, 8, 16, 32)),
 }
 # Hugging Face LayerNorm epsilon of each family; MMPretrain's ViT uses 1e-6.
-HF_LAYER_NORM_EPS = {'vit': 1e-12, 'swin': 1e-5}
+HF_LAYER_NORM_EPS = {'vit': 1e-12, 'swin': 1e-5, 'mae': 1e-12}
 
 # Keys a released file may lack, or hold, by design; everything else the
 # model has must be there, or the conversion stops naming what is missing.
@@ -129,7 +129,7 @@ def load_hf_state_dict(path: str) -> Dict[str, torch.Tensor]:
 
 
 def detect_family(state: Dict[str, torch.Tensor]) -> str:
-    """Return ``'vit'`` or ``'swin'`` from the source keys."""
+    """Return ``'vit'``, ``'swin'`` or ``'mae'`` from the source keys."""
     if any(k.startswith('vit.layers.') or '.q_proj.' in k for k in state):
         raise ConversionError(
             'these are transformers 5 key names (e.g. vit.layers.0.attention'
@@ -137,7 +137,10 @@ def detect_family(state: Dict[str, torch.Tensor]) -> str:
             'Load the model in transformers 4.x and save its state_dict.')
     families = {key.split('.', 1)[0] for key in state} & {'vit', 'swin'}
     if len(families) == 1:
-        return families.pop()
+        family = families.pop()
+        # ViTMAEForPreTraining: the ViT encoder and MAE's decoder.
+        mae = any(k.startswith('decoder.decoder_') for k in state)
+        return 'mae' if family == 'vit' and mae else family
     raise ConversionError(
         'not a ViTForMaskedImageModeling or SwinForMaskedImageModeling '
         'state dict: its keys should start with vit. or swin., got '
@@ -287,8 +290,20 @@ def convert_vit(src: Source, arch: dict) -> Dict[str, torch.Tensor]:
         put(out, f'backbone.{dst}', src[f'vit.embeddings.{name}'])
     out.update(rename(src, [('vit.embeddings.patch_embeddings.projection',
                              'backbone.patch_embed.projection')]))
-    for i in range(arch['num_layers']):
-        old, new = f'vit.encoder.layer.{i}.', f'backbone.layers.{i}.'
+    out.update(vit_blocks_from_hf(src, 'vit.encoder.layer.',
+                                  'backbone.layers.', arch['num_layers']))
+    out.update(rename(src, [('vit.layernorm', 'backbone.ln1'),
+                            ('decoder.0', 'neck.decoder.0')]))
+    return out
+
+
+def vit_blocks_from_hf(src: Source, hf: str, ours: str,
+                       count: int) -> Dict[str, torch.Tensor]:
+    """Map ``count`` Hugging Face ViT layers (``{hf}{i}.``) to MMPretrain
+    transformer blocks (``{ours}{i}.``): query, key and value joined."""
+    out = OrderedDict()
+    for i in range(count):
+        old, new = f'{hf}{i}.', f'{ours}{i}.'
         out.update(rename(src, [(old + 'layernorm_before', new + 'ln1')]))
         for kind, value in concat_qkv(src,
                                       old + 'attention.attention.').items():
@@ -299,8 +314,29 @@ def convert_vit(src: Source, arch: dict) -> Dict[str, torch.Tensor]:
             (old + 'intermediate.dense', new + 'ffn.layers.0.0'),
             (old + 'output.dense', new + 'ffn.layers.1'),
         ]))
-    out.update(rename(src, [('vit.layernorm', 'backbone.ln1'),
-                            ('decoder.0', 'neck.decoder.0')]))
+    return out
+
+
+def convert_mae(src: Source, arch: dict) -> Dict[str, torch.Tensor]:
+    """Map a ``ViTMAEForPreTraining`` state dict to MAEViT +
+    MAEPretrainDecoder (MAE, KA-MAE, PixMIM and KA-PixMIM alike)."""
+    out = OrderedDict()
+    for name, dst in (('cls_token', 'cls_token'),
+                      ('position_embeddings', 'pos_embed')):
+        put(out, f'backbone.{dst}', src[f'vit.embeddings.{name}'])
+    out.update(rename(src, [('vit.embeddings.patch_embeddings.projection',
+                             'backbone.patch_embed.projection')]))
+    out.update(vit_blocks_from_hf(src, 'vit.encoder.layer.',
+                                  'backbone.layers.', arch['num_layers']))
+    out.update(rename(src, [('vit.layernorm', 'backbone.ln1')]))
+    for name in ('mask_token', 'decoder_pos_embed'):
+        put(out, f'neck.{name}', src[f'decoder.{name}'])
+    out.update(rename(src, [('decoder.decoder_embed', 'neck.decoder_embed')]))
+    out.update(vit_blocks_from_hf(src, 'decoder.decoder_layers.',
+                                  'neck.decoder_blocks.',
+                                  arch['decoder_layers']))
+    out.update(rename(src, [('decoder.decoder_norm', 'neck.ln1'),
+                            ('decoder.decoder_pred', 'neck.decoder_pred')]))
     return out
 
 
@@ -369,7 +405,8 @@ def convert(state: Dict[str, torch.Tensor],
         state (dict): Hugging Face 4.x state dict.
         arch (str, optional): Expected architecture (``vit-tiny``,
             ``vit-small``, ``vit-base``, ``swin-tiny``, ``swin-small``,
-            ``swin-base``); it must agree with the shapes. None infers it.
+            ``swin-base``, or ``mae-`` and a ViT's); it must agree with the
+            shapes. None infers it.
 
     Returns:
         tuple[dict, dict]: The ``backbone.``/``neck.`` state dict, and the
@@ -380,6 +417,13 @@ def convert(state: Dict[str, torch.Tensor],
     if family == 'vit':
         name, found = vit_arch(state)
         converted = convert_vit(src, found)
+    elif family == 'mae':
+        name, found = vit_arch(state)
+        name = f'mae-{name}'
+        layers = {int(m.group(1)) for k in state if (m := re.match(
+            r'decoder\.decoder_layers\.(\d+)\.', k))}
+        found = dict(found, decoder_layers=max(layers, default=-1) + 1)
+        converted = convert_mae(src, found)
     else:
         name, found = swin_arch(state)
         converted = convert_swin(src, found)
@@ -448,19 +492,51 @@ def vit_to_hf(src: Ours, num_layers: int) -> Dict[str, torch.Tensor]:
         put(out, f'vit.embeddings.{name}', src[f'backbone.{ours}'])
     out.update(rename(src, [('backbone.patch_embed.projection',
                              'vit.embeddings.patch_embeddings.projection')]))
-    for i in range(num_layers):
-        ours, hf = f'backbone.layers.{i}.', f'vit.encoder.layer.{i}.'
-        out.update(rename(src, [(ours + 'ln1', hf + 'layernorm_before')]))
-        out.update(_qkv_to_hf(src, ours + 'attn.qkv',
-                              hf + 'attention.attention.'))
-        out.update(rename(src, [
-            (ours + 'attn.proj', hf + 'attention.output.dense'),
-            (ours + 'ln2', hf + 'layernorm_after'),
-            (ours + 'ffn.layers.0.0', hf + 'intermediate.dense'),
-            (ours + 'ffn.layers.1', hf + 'output.dense'),
-        ]))
+    out.update(vit_blocks_to_hf(src, 'backbone.layers.',
+                                'vit.encoder.layer.', num_layers))
     out.update(rename(src, [('backbone.ln1', 'vit.layernorm'),
                             ('neck.decoder.0', 'decoder.0')]))
+    return out
+
+
+def vit_blocks_to_hf(src: Ours, ours: str, hf: str,
+                     count: int) -> Dict[str, torch.Tensor]:
+    """The inverse of :func:`vit_blocks_from_hf`."""
+    out = OrderedDict()
+    for i in range(count):
+        old, new = f'{ours}{i}.', f'{hf}{i}.'
+        out.update(rename(src, [(old + 'ln1', new + 'layernorm_before')]))
+        out.update(_qkv_to_hf(src, old + 'attn.qkv',
+                              new + 'attention.attention.'))
+        out.update(rename(src, [
+            (old + 'attn.proj', new + 'attention.output.dense'),
+            (old + 'ln2', new + 'layernorm_after'),
+            (old + 'ffn.layers.0.0', new + 'intermediate.dense'),
+            (old + 'ffn.layers.1', new + 'output.dense'),
+        ]))
+    return out
+
+
+def mae_to_hf(src: Ours, num_layers: int,
+              decoder_layers: int) -> Dict[str, torch.Tensor]:
+    """Map MAEViT + MAEPretrainDecoder keys to ``ViTMAEForPreTraining``'s
+    (the inverse of :func:`convert_mae`)."""
+    out = OrderedDict()
+    for name, ours in (('cls_token', 'cls_token'),
+                       ('position_embeddings', 'pos_embed')):
+        put(out, f'vit.embeddings.{name}', src[f'backbone.{ours}'])
+    out.update(rename(src, [('backbone.patch_embed.projection',
+                             'vit.embeddings.patch_embeddings.projection')]))
+    out.update(vit_blocks_to_hf(src, 'backbone.layers.',
+                                'vit.encoder.layer.', num_layers))
+    out.update(rename(src, [('backbone.ln1', 'vit.layernorm')]))
+    for name in ('mask_token', 'decoder_pos_embed'):
+        put(out, f'decoder.{name}', src[f'neck.{name}'])
+    out.update(rename(src, [('neck.decoder_embed', 'decoder.decoder_embed')]))
+    out.update(vit_blocks_to_hf(src, 'neck.decoder_blocks.',
+                                'decoder.decoder_layers.', decoder_layers))
+    out.update(rename(src, [('neck.ln1', 'decoder.decoder_norm'),
+                            ('neck.decoder_pred', 'decoder.decoder_pred')]))
     return out
 
 
@@ -508,16 +584,19 @@ def swin_to_hf(src: Ours, depths: Sequence[int]) -> Dict[str, torch.Tensor]:
 
 def to_hugging_face(state: Dict[str, torch.Tensor], family: str,
                     num_layers: Optional[int] = None,
-                    depths: Optional[Sequence[int]] = None
+                    depths: Optional[Sequence[int]] = None,
+                    decoder_layers: Optional[int] = None
                     ) -> Dict[str, torch.Tensor]:
-    """Map our SimMIM/KAMIM pre-training state dict to Hugging Face's.
+    """Map our pre-training state dict to Hugging Face's.
 
     Args:
         state (dict): ``backbone.`` and ``neck.`` tensors (DDP's ``module.``
             and the data preprocessor's buffers already removed).
-        family (str): ``'vit'`` or ``'swin'``.
+        family (str): ``'vit'``, ``'swin'`` (SimMIM, KAMIM) or ``'mae'``
+            (MAE, KA-MAE, PixMIM, KA-PixMIM).
         num_layers (int, optional): A ViT's depth.
         depths (Sequence[int], optional): A Swin's stage depths.
+        decoder_layers (int, optional): An MAE decoder's depth.
 
     Returns:
         dict[str, torch.Tensor]: Hugging Face's state dict (transformers
@@ -530,6 +609,8 @@ def to_hugging_face(state: Dict[str, torch.Tensor], family: str,
     src = Ours(state)
     if family == 'vit':
         out = vit_to_hf(src, num_layers)
+    elif family == 'mae':
+        out = mae_to_hf(src, num_layers, decoder_layers)
     else:
         out = swin_to_hf(src, depths)
     if src.missing:

@@ -135,6 +135,84 @@ def test_transformers_computes_what_we_do(tmp_path, arch):
     assert hf.config.layer_norm_eps == (1e-6 if vit else 1e-5)
 
 
+MAE_FAMILY = ['mae_vit-base_8xb256_in1k.py', 'kamae_vit-base_8xb256_in1k.py',
+              'pixmim_vit-base_8xb256_in1k.py',
+              'kapixmim_vit-base_8xb256_in1k.py']
+
+
+def small_mae(config: str, eps=1e-6):
+    """An MAE-family model of ours with a ViT-T encoder and a 2-block
+    decoder, weights moved off their init, and its config."""
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, config))
+    cfg.model.backbone.arch = 'deit-tiny'
+    cfg.model.backbone.norm_cfg = dict(type='LN', eps=eps)
+    cfg.model.neck.update(embed_dim=192, decoder_embed_dim=32,
+                          decoder_depth=2, decoder_num_heads=2,
+                          norm_cfg=dict(type='LN', eps=eps))
+    init_default_scope('mmpretrain')
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(0.02 * torch.randn(param.shape, generator=generator))
+    return cfg, model.eval()
+
+
+@pytest.mark.parametrize('config', MAE_FAMILY)
+def test_mae_family_round_trips_both_ways(config):
+    _, model = small_mae(config)
+    ours = backbone_and_neck(model)
+    hf = to_hugging_face(ours, 'mae', num_layers=12, decoder_layers=2)
+    back, meta = convert(hf)
+    assert meta == dict(arch='mae-vit-tiny', family='mae',
+                        hf_layer_norm_eps=1e-12, dropped_keys=[])
+    assert sorted(back) == sorted(ours)
+    for key, value in ours.items():
+        assert torch.equal(back[key], value), key
+    again = to_hugging_face(back, 'mae', num_layers=12, decoder_layers=2)
+    assert sorted(again) == sorted(hf)
+    for key, value in hf.items():
+        assert torch.equal(again[key], value), key
+
+
+@pytest.mark.parametrize('config', [MAE_FAMILY[0], MAE_FAMILY[3]])
+def test_transformers_mae_computes_what_we_do(tmp_path, monkeypatch,
+                                              config):
+    """ViTMAEForPreTraining from the exported folder, given the noise our
+    MAEViT draws, masks the same patches and predicts the same pixels."""
+    cfg, model = small_mae(config)
+    out = tmp_path / 'hf'
+    done = export_to_hugging_face(saved(tmp_path, cfg, model), str(out))
+    assert done['hf_class'] == 'ViTMAEForPreTraining'
+    hf, info = transformers.ViTMAEForPreTraining.from_pretrained(
+        out, output_loading_info=True)
+    assert all(not v for v in info.values()), info
+    hf.eval()
+    assert hf.config.layer_norm_eps == 1e-6
+    assert hf.config.norm_pix_loss == model.head.norm_pix
+    assert hf.config.mask_ratio == 0.75
+    generator = torch.Generator().manual_seed(1)
+    images = torch.randn(2, 3, 192, 192, generator=generator)
+    noise = torch.rand(2, 144, generator=generator)
+    hidden = []
+    for block in model.backbone.layers:
+        block.register_forward_hook(lambda _m, _i, out: hidden.append(out))
+    with torch.no_grad():
+        with monkeypatch.context() as patched:
+            # MAEViT draws its noise with torch.rand(N, L).
+            patched.setattr(torch, 'rand', lambda *args, **kwargs: noise)
+            latent, mask, ids_restore = model.backbone(images)
+        ours = model.neck(latent, ids_restore)
+        theirs = hf(images, noise=noise, output_hidden_states=True)
+    assert torch.equal(mask, theirs.mask)
+    assert float((ours - theirs.logits).abs().max() /
+                 ours.abs().max()) < 1e-5
+    for ours_hidden, hf_hidden in zip(hidden, theirs.hidden_states[1:]):
+        assert float((ours_hidden - hf_hidden).abs().max() /
+                     ours_hidden.abs().max()) < 1e-5
+
+
 def test_the_tool_writes_a_folder_and_the_converter_reads_it_back(
         tmp_path, kamim_checkpoint):
     """The demo's KAMIM (its config from the checkpoint), written by the
@@ -212,7 +290,6 @@ def test_what_cannot_be_exported_gets_one_line_and_writes_nothing(
         ('benchmarks/vit-tiny-p16_8xb256-finetune-coslr-100e_in1k.py',
          'our ViT fine-tune pools the patch tokens, where '
          'ViTForImageClassification reads the class token'),
-        ('mae_vit-base_8xb256_in1k.py', 'are not exported yet'),
     ]:
         cfg = Config.fromfile(osp.join(CONFIG_DIR, config))
         path = tmp_path / f'{len(cases)}.pth'
@@ -268,3 +345,20 @@ def test_a_safetensors_file_converts_like_the_pth(tmp_path):
     assert meta['arch'] == 'vit-tiny'
     for key, value in expected.items():
         assert torch.equal(ours[key], value), key
+
+
+def test_a_converted_mae_gives_its_epsilon_to_encoder_and_decoder(tmp_path):
+    from mmkamim.utils.checkpoint_files import apply_checkpoint_norm_eps
+    _, model = small_mae(MAE_FAMILY[2])
+    hf = to_hugging_face(backbone_and_neck(model), 'mae', num_layers=12,
+                         decoder_layers=2)
+    state, meta = convert(hf)
+    torch.save(dict(meta=meta, state_dict=state), tmp_path / 'mae.pth')
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, MAE_FAMILY[2]))
+    assert apply_checkpoint_norm_eps(cfg, str(tmp_path / 'mae.pth')) == 1e-12
+    assert cfg.model.backbone.norm_cfg == dict(type='LN', eps=1e-12)
+    assert cfg.model.neck.norm_cfg == dict(type='LN', eps=1e-12)
+    init_default_scope('mmpretrain')
+    built = MODELS.build(cfg.model)
+    assert {m.eps for m in built.modules()
+            if isinstance(m, torch.nn.LayerNorm)} == {1e-12}

@@ -1,5 +1,5 @@
 """Convert the KAMIM authors' released checkpoints (or any Hugging Face
-SimMIM model) to mmkamim checkpoints.
+SimMIM or ViTMAEForPreTraining model) to mmkamim checkpoints.
 
 The authors released SimMIM and KAMIM pre-training checkpoints as state
 dicts of Hugging Face ``ViTForMaskedImageModeling`` and
@@ -9,8 +9,9 @@ a ``torch.save`` file (bare or ``{'model_state_dict': ...}``), a
 ``config.json`` gives the LayerNorm epsilon). The mapping lives in
 :mod:`mmkamim.utils.hf_simmim`; DST is an mmengine checkpoint that loads
 with ``strict=True`` into our pre-training models and, through
-``init_cfg``, into the probe and fine-tune backbones. transformers is not
-needed.
+``init_cfg``, into the probe and fine-tune backbones. A
+``ViTMAEForPreTraining`` becomes MAEViT + MAEPretrainDecoder weights (our
+MAE, KA-MAE, PixMIM and KA-PixMIM configs). transformers is not needed.
 
 Usage:
     python tools/model_converters/hf_simmim_to_mmkamim.py SRC DST [--arch A]
@@ -39,7 +40,8 @@ def main() -> None:
                         '.safetensors, or a from_pretrained folder)')
     parser.add_argument('dst', help='output mmengine checkpoint (.pth)')
     parser.add_argument(
-        '--arch', choices=sorted({**VIT_ARCHS, **SWIN_ARCHS}),
+        '--arch', choices=sorted([*VIT_ARCHS, *SWIN_ARCHS] +
+                                 [f'mae-{name}' for name in VIT_ARCHS]),
         help='expected architecture; inferred from the shapes by default')
     args = parser.parse_args()
 
@@ -58,12 +60,17 @@ def main() -> None:
           f'{args.dst}')
     if meta['dropped_keys']:
         print(f'dropped on purpose: {meta["dropped_keys"]}')
-    if meta['family'] == 'vit':
-        print(f'Hugging Face ViTs use LayerNorm eps '
-              f'{meta["hf_layer_norm_eps"]:g} (MMPretrain: 1e-6). The tools '
-              'that read this checkpoint apply it; pass it when you '
-              'pre-train, probe or fine-tune it yourself:\n  --cfg-options '
-              f'model.backbone.norm_cfg.eps={meta["hf_layer_norm_eps"]:g}')
+    if meta['family'] in ('vit', 'mae'):
+        eps = f'{meta["hf_layer_norm_eps"]:g}'
+        # MAE's configs leave norm_cfg to the classes' defaults: name the
+        # type too.
+        neck = (f' model.backbone.norm_cfg.type=LN model.neck.norm_cfg.type=LN'
+                f' model.neck.norm_cfg.eps={eps}'
+                if meta['family'] == 'mae' else '')
+        print(f'Hugging Face ViTs use LayerNorm eps {eps} (MMPretrain: '
+              '1e-6). The tools that read this checkpoint apply it; pass it '
+              'when you pre-train, probe or fine-tune it yourself:\n  '
+              f'--cfg-options model.backbone.norm_cfg.eps={eps}{neck}')
 
 
 if __name__ == '__main__':

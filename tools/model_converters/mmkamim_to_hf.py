@@ -1,7 +1,8 @@
-"""Export an mmkamim SimMIM or KAMIM pre-training checkpoint to Hugging
-Face: a folder with ``config.json`` and ``model.safetensors`` that
-transformers loads with ``ViTForMaskedImageModeling.from_pretrained`` (or
-``SwinForMaskedImageModeling``), no key missing or unexpected.
+"""Export an mmkamim pre-training checkpoint to Hugging Face: a folder
+with ``config.json`` and ``model.safetensors`` that transformers loads with
+``ViTForMaskedImageModeling.from_pretrained`` (SimMIM, KAMIM; or
+``SwinForMaskedImageModeling``) or ``ViTMAEForPreTraining.from_pretrained``
+(MAE, KA-MAE, PixMIM, KA-PixMIM), no key missing or unexpected.
 
 The model's settings come from the config the checkpoint stores, else from
 ``--config``. Needs transformers (``pip install "mmkamim[hf]"``). The
@@ -20,8 +21,8 @@ from mmkamim.utils.hf_simmim import ConversionError
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description='Export an mmkamim SimMIM/KAMIM pre-training checkpoint '
-        'as a Hugging Face ViT/SwinForMaskedImageModeling folder.')
+        description='Export an mmkamim pre-training checkpoint as a Hugging '
+        'Face ViT/SwinForMaskedImageModeling or ViTMAEForPreTraining folder.')
     parser.add_argument('checkpoint', help='mmkamim checkpoint (.pth)')
     parser.add_argument('out_dir', help='folder to write')
     parser.add_argument('--config', help='the training config, for a '
