@@ -1,5 +1,5 @@
-"""Export our SimMIM, KAMIM and MAE-family pre-training checkpoints to
-Hugging Face."""
+"""Export our SimMIM, KAMIM and MAE-family pre-training checkpoints, and
+our Swin fine-tunes, to Hugging Face."""
 import os
 import os.path as osp
 from typing import Dict, Optional, Tuple
@@ -100,13 +100,50 @@ def _mae_settings(model: nn.Module) -> dict:
         decoder_ffn=block.ffn.layers[0][0].out_features)
 
 
+def _swin_settings(backbone: nn.Module) -> dict:
+    """A Swin encoder's Hugging Face settings."""
+    patch = backbone.patch_embed.projection.kernel_size[0]
+    blocks = [stage.blocks for stage in backbone.stages]
+    attn = blocks[0][0].attn.w_msa
+    return dict(
+        embed_dims=backbone.embed_dims, patch_size=patch,
+        depths=[len(b) for b in blocks],
+        num_heads=[b[0].attn.w_msa.num_heads for b in blocks],
+        window_size=attn.window_size[0],
+        mlp_ratio=blocks[0][0].ffn.layers[0][0].out_features /
+        backbone.embed_dims,
+        img_size=backbone.patch_embed.init_out_size[0] * patch,
+        qkv_bias=attn.qkv.bias is not None, eps=_single_eps(backbone))
+
+
+def _swin_classifier_settings(model: nn.Module) -> dict:
+    """The Hugging Face settings of our Swin fine-tune: the last stage,
+    final-normed, average-pooled, one linear layer, as
+    ``SwinForImageClassification`` computes."""
+    backbone = model.backbone
+    last = len(backbone.stages) - 1
+    parts = (type(model.neck).__name__, type(model.head).__name__)
+    if tuple(backbone.out_indices) != (last, ) or \
+            parts != ('GlobalAveragePooling', 'LinearClsHead') or \
+            not hasattr(backbone, f'norm{last}'):
+        raise ConversionError(
+            'no Hugging Face form: SwinForImageClassification pools the '
+            'final-normed last stage into one linear layer; this model reads '
+            f'stages {list(backbone.out_indices)} through {parts[0]} and '
+            f'{parts[1]}')
+    return dict(_swin_settings(backbone),
+                num_labels=model.head.fc.out_features)
+
+
 def _settings(model: nn.Module) -> Tuple[str, dict]:
-    """The family and the Hugging Face settings of a built SimMIM or
-    MAE-family model."""
+    """The family and the Hugging Face settings of a built SimMIM,
+    MAE-family or Swin fine-tune model."""
     backbone, neck = model.backbone, model.neck
     kind = type(backbone).__name__
     if kind == 'MAEViT':
         return 'mae', _mae_settings(model)
+    if kind == 'SwinTransformer':
+        return 'swin-cls', _swin_classifier_settings(model)
     if kind not in ('SimMIMViT', 'SimMIMSwinTransformer'):
         why = NO_HF_FORM.get(kind, f'{kind} has no Hugging Face export here')
         raise ConversionError(f'no Hugging Face form: {why}')
@@ -114,23 +151,11 @@ def _settings(model: nn.Module) -> Tuple[str, dict]:
         raise ConversionError(f'no Hugging Face form: the neck '
                               f'{type(neck).__name__} is not SimMIM\'s '
                               'linear decoder')
-    patch = backbone.patch_embed.projection.kernel_size[0]
-    common = dict(patch_size=patch,
-                  encoder_stride=neck.decoder[1].upscale_factor,
-                  eps=_single_eps(backbone))
+    stride = dict(encoder_stride=neck.decoder[1].upscale_factor)
     if kind == 'SimMIMViT':
-        return 'vit', dict(_vit_settings(backbone), **common)
-    blocks = [stage.blocks for stage in backbone.stages]
-    attn = blocks[0][0].attn.w_msa
-    return 'swin', dict(
-        common, embed_dims=backbone.embed_dims,
-        depths=[len(b) for b in blocks],
-        num_heads=[b[0].attn.w_msa.num_heads for b in blocks],
-        window_size=attn.window_size[0],
-        mlp_ratio=blocks[0][0].ffn.layers[0][0].out_features /
-        backbone.embed_dims,
-        img_size=backbone.patch_embed.init_out_size[0] * patch,
-        qkv_bias=attn.qkv.bias is not None)
+        return 'vit', dict(_vit_settings(backbone), eps=_single_eps(backbone),
+                           **stride)
+    return 'swin', dict(_swin_settings(backbone), **stride)
 
 
 def export_to_hugging_face(checkpoint: str, out_dir: str,
@@ -140,7 +165,8 @@ def export_to_hugging_face(checkpoint: str, out_dir: str,
     """Write a pre-training checkpoint of ours as a Hugging Face folder
     (``config.json`` and ``model.safetensors``): SimMIM and KAMIM as
     ``ViTForMaskedImageModeling`` / ``SwinForMaskedImageModeling``, MAE,
-    KA-MAE, PixMIM and KA-PixMIM as ``ViTMAEForPreTraining``.
+    KA-MAE, PixMIM and KA-PixMIM as ``ViTMAEForPreTraining``, a Swin
+    fine-tune as ``SwinForImageClassification``.
 
     The model's settings come from ``config`` if given, else from the
     config the checkpoint stores (``meta['cfg']``), else, for a checkpoint

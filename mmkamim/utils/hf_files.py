@@ -21,6 +21,7 @@ HF_CLASSES = {
     'vit': 'ViTForMaskedImageModeling',
     'swin': 'SwinForMaskedImageModeling',
     'mae': 'ViTMAEForPreTraining',
+    'swin-cls': 'SwinForImageClassification',
 }
 
 
@@ -109,7 +110,12 @@ def hf_config(family: str, settings: dict):
             num_channels=3,
             qkv_bias=settings['qkv_bias'],
             encoder_stride=settings['encoder_stride'])
+    extra = ({} if family == 'swin-cls' else
+             dict(encoder_stride=settings['encoder_stride']))
+    if 'num_labels' in settings:
+        extra['num_labels'] = settings['num_labels']
     return transformers.SwinConfig(
+        **extra,
         image_size=settings['img_size'],
         patch_size=settings['patch_size'],
         num_channels=3,
@@ -121,8 +127,7 @@ def hf_config(family: str, settings: dict):
         qkv_bias=settings['qkv_bias'],
         hidden_act='gelu',
         use_absolute_embeddings=False,
-        layer_norm_eps=settings['eps'],
-        encoder_stride=settings['encoder_stride'])
+        layer_norm_eps=settings['eps'])
 
 
 def write_hf_folder(out_dir: str, family: str, settings: dict,

@@ -540,13 +540,16 @@ def mae_to_hf(src: Ours, num_layers: int,
     return out
 
 
-def swin_to_hf(src: Ours, depths: Sequence[int]) -> Dict[str, torch.Tensor]:
+def swin_to_hf(src: Ours, depths: Sequence[int],
+               classifier: bool = False) -> Dict[str, torch.Tensor]:
     """Map SimMIMSwinTransformer + SimMIMLinearDecoder keys to
-    ``SwinForMaskedImageModeling``'s (the inverse of :func:`convert_swin`;
-    the relative position indices, buffers Hugging Face builds itself, are
-    left out)."""
+    ``SwinForMaskedImageModeling``'s (the inverse of :func:`convert_swin`),
+    or with ``classifier`` our Swin fine-tune (SwinTransformer + linear
+    head) to ``SwinForImageClassification``'s. The relative position
+    indices, buffers Hugging Face builds itself, are left out."""
     out = OrderedDict()
-    put(out, 'swin.embeddings.mask_token', src['backbone.mask_token'])
+    if not classifier:
+        put(out, 'swin.embeddings.mask_token', src['backbone.mask_token'])
     out.update(rename(src, [
         ('backbone.patch_embed.projection',
          'swin.embeddings.patch_embeddings.projection'),
@@ -577,7 +580,8 @@ def swin_to_hf(src: Ours, depths: Sequence[int]) -> Dict[str, torch.Tensor]:
             out.update(rename(src, [(ours + 'reduction', hf + 'reduction')],
                               kinds=('weight', ), transform=unmerge_order))
     last = len(depths) - 1
-    out.update(rename(src, [(f'backbone.norm{last}', 'swin.layernorm'),
+    out.update(rename(src, [(f'backbone.norm{last}', 'swin.layernorm')]))
+    out.update(rename(src, [('head.fc', 'classifier') if classifier else
                             ('neck.decoder.0', 'decoder.0')]))
     return out
 
@@ -592,8 +596,9 @@ def to_hugging_face(state: Dict[str, torch.Tensor], family: str,
     Args:
         state (dict): ``backbone.`` and ``neck.`` tensors (DDP's ``module.``
             and the data preprocessor's buffers already removed).
-        family (str): ``'vit'``, ``'swin'`` (SimMIM, KAMIM) or ``'mae'``
-            (MAE, KA-MAE, PixMIM, KA-PixMIM).
+        family (str): ``'vit'``, ``'swin'`` (SimMIM, KAMIM), ``'mae'``
+            (MAE, KA-MAE, PixMIM, KA-PixMIM) or ``'swin-cls'`` (a Swin
+            fine-tune, ``head.`` tensors too).
         num_layers (int, optional): A ViT's depth.
         depths (Sequence[int], optional): A Swin's stage depths.
         decoder_layers (int, optional): An MAE decoder's depth.
@@ -612,7 +617,7 @@ def to_hugging_face(state: Dict[str, torch.Tensor], family: str,
     elif family == 'mae':
         out = mae_to_hf(src, num_layers, decoder_layers)
     else:
-        out = swin_to_hf(src, depths)
+        out = swin_to_hf(src, depths, classifier=family == 'swin-cls')
     if src.missing:
         raise ConversionError(
             f'{len(src.missing)} weights of the model are missing from the '

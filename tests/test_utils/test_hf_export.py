@@ -37,6 +37,7 @@ def our_model(config: str, eps=None):
     cfg = Config.fromfile(osp.join(CONFIG_DIR, config))
     if eps is not None:
         cfg.model.backbone.norm_cfg = dict(type='LN', eps=eps)
+    cfg.model.backbone.pop('init_cfg', None)  # a fine-tune's checkpoint
     init_default_scope('mmpretrain')
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -362,3 +363,23 @@ def test_a_converted_mae_gives_its_epsilon_to_encoder_and_decoder(tmp_path):
     built = MODELS.build(cfg.model)
     assert {m.eps for m in built.modules()
             if isinstance(m, torch.nn.LayerNorm)} == {1e-12}
+
+
+def test_a_swin_fine_tune_exports_as_swin_for_image_classification(
+        tmp_path):
+    cfg, model = our_model(
+        'benchmarks/swin-tiny-w6_8xb256-finetune-coslr-100e_in1k.py')
+    out = tmp_path / 'hf'
+    done = export_to_hugging_face(saved(tmp_path, cfg, model), str(out))
+    assert done['hf_class'] == 'SwinForImageClassification'
+    hf, info = transformers.SwinForImageClassification.from_pretrained(
+        out, output_loading_info=True)
+    assert all(not v for v in info.values()), info
+    hf.eval()
+    assert hf.config.num_labels == 1000
+    images = torch.randn(2, 3, 192, 192,
+                         generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ours = model(images, mode='tensor')
+        theirs = hf(images).logits
+    assert float((ours - theirs).abs().max() / ours.abs().max()) < 1e-5

@@ -2,7 +2,8 @@
 with ``config.json`` and ``model.safetensors`` that transformers loads with
 ``ViTForMaskedImageModeling.from_pretrained`` (SimMIM, KAMIM; or
 ``SwinForMaskedImageModeling``) or ``ViTMAEForPreTraining.from_pretrained``
-(MAE, KA-MAE, PixMIM, KA-PixMIM), no key missing or unexpected.
+(MAE, KA-MAE, PixMIM, KA-PixMIM), or a Swin fine-tune checkpoint with
+``SwinForImageClassification``, no key missing or unexpected.
 
 The model's settings come from the config the checkpoint stores, else from
 ``--config``. Needs transformers (``pip install "mmkamim[hf]"``). The
@@ -21,8 +22,9 @@ from mmkamim.utils.hf_simmim import ConversionError
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description='Export an mmkamim pre-training checkpoint as a Hugging '
-        'Face ViT/SwinForMaskedImageModeling or ViTMAEForPreTraining folder.')
+        description='Export an mmkamim pre-training checkpoint (or a Swin '
+        'fine-tune) as a Hugging Face ViT/SwinForMaskedImageModeling, '
+        'ViTMAEForPreTraining (or SwinForImageClassification) folder.')
     parser.add_argument('checkpoint', help='mmkamim checkpoint (.pth)')
     parser.add_argument('out_dir', help='folder to write')
     parser.add_argument('--config', help='the training config, for a '
