@@ -102,6 +102,7 @@ def test_reconstructions_are_viewable_and_masked_where_trained(
     assert np.array_equal(again['pixel_mask'], mask)
 
 
+@pytest.mark.slow  # a tool process, about 20 s
 def test_tools_write_figures_and_metrics(tmp_path, kamim, photo_dataset):
     config, checkpoint = kamim
     images = osp.join(photo_dataset, 'val', 'coffee')

@@ -18,6 +18,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow  # a tool process, about 20 s
 def test_dist_train_runs_two_processes_on_cpu(tmp_path, image_folder):
     config = tiny_vit_config(tmp_path, image_folder,
                              'kamim_vit-base_8xb256_in1k.py')

@@ -37,6 +37,7 @@ def test_the_view_is_what_training_computes(image_folder, on_device):
     assert ('device' in view['source']) == on_device
 
 
+@pytest.mark.slow  # a tool process, about 20 s
 def test_tool_writes_figures_and_numbers(tmp_path, image_folder):
     images = [osp.join(image_folder, 'coffee.png'), image_folder]
     done = subprocess.run(
