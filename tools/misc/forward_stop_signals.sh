@@ -17,6 +17,17 @@ forward_stop_signals() {
     shift 3
     _stop_received=0
     _stop_children=
+    # A signal ignored when the shell started cannot be trapped (POSIX), as
+    # SIGINT and SIGQUIT are in a background job (&) of a non-interactive
+    # shell: say so, rather than let them do nothing.
+    local name
+    for name in INT QUIT; do
+        if [ -n "$(trap -p "$name")" ]; then
+            echo "$(basename "$0"): SIG$name was ignored when this script" \
+                "started (a background job of another script?), so it" \
+                "cannot reach the run; stop it with SIGTERM or SIGUSR1" >&2
+        fi
+    done
     "$@" &
     _stop_launcher=$!
     trap "_forward_stop 15 $term_to" TERM

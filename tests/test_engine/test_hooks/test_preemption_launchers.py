@@ -143,6 +143,43 @@ def children(pid: int):
     return found
 
 
+def default_stop_signals() -> None:
+    """SIGINT and SIGQUIT at their defaults, as a terminal starts a command:
+    a test run started as a background job of a script inherits them
+    ignored, and a shell cannot trap what it was started ignoring."""
+    for number in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(number, signal.SIG_DFL)
+
+
+def launched(command, **kwargs) -> subprocess.Popen:
+    """Start a launch script in a session of its own, stop signals at
+    their defaults."""
+    return subprocess.Popen(command, start_new_session=True,
+                            preexec_fn=default_stop_signals, **kwargs)
+
+
+def test_a_launcher_started_ignoring_sigint_says_so(tmp_path):
+    script = tmp_path / 'launch.sh'
+    script.write_text(
+        f'source {REPO_ROOT}/tools/misc/forward_stop_signals.sh\n'
+        'forward_stop_signals TERM INT USR1 true\n')
+
+    def ignoring():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    done = subprocess.run(['bash', str(script)], capture_output=True,
+                          text=True, timeout=60, preexec_fn=ignoring)
+    assert done.returncode == 0
+    assert done.stderr == (
+        'launch.sh: SIGINT was ignored when this script started (a '
+        'background job of another script?), so it cannot reach the run; '
+        'stop it with SIGTERM or SIGUSR1\n')
+    quiet = subprocess.run(['bash', str(script)], capture_output=True,
+                           text=True, timeout=60,
+                           preexec_fn=default_stop_signals)
+    assert quiet.returncode == 0 and quiet.stderr == ''
+
+
 def stop_and_resume(tmp_path, image_folder, expected, command, env, name,
                     to, trainers_see=None):
     """Start ``command`` (a launch script training 2 processes), send it
@@ -157,8 +194,7 @@ def stop_and_resume(tmp_path, image_folder, expected, command, env, name,
     number = getattr(signal, name)
     log = tmp_path / 'log.txt'
     with open(log, 'w') as out:
-        launcher = subprocess.Popen(command, stdout=out, stderr=out,
-                                    env=env, start_new_session=True)
+        launcher = launched(command, stdout=out, stderr=out, env=env)
         for rank in (0, 1):
             wait_for_file(work / f'reached_{rank}', launcher)
         trainers = [int((work / f'reached_{rank}').read_text())
@@ -298,9 +334,8 @@ def test_a_signal_during_validation_stops_every_rank(tmp_path,
     work = tmp_path / 'work'
     log = tmp_path / 'log.txt'
     with open(log, 'w') as out:
-        launcher = subprocess.Popen(launch(stopping, work), stdout=out,
-                                    stderr=out, start_new_session=True,
-                                    env=dict(env, PORT=str(free_port())))
+        launcher = launched(launch(stopping, work), stdout=out, stderr=out,
+                            env=dict(env, PORT=str(free_port())))
         for rank in (0, 1):
             wait_for_file(work / f'reached_{rank}', launcher)
         os.kill(launcher.pid, signal.SIGTERM)
@@ -328,9 +363,8 @@ def test_sigquit_ends_every_process_at_once(tmp_path, image_folder):
                PORT=str(free_port()))
     work = tmp_path / 'work'
     with open(tmp_path / 'log.txt', 'w') as out:
-        launcher = subprocess.Popen(dist_train(config, work), stdout=out,
-                                    stderr=out, env=env,
-                                    start_new_session=True)
+        launcher = launched(dist_train(config, work), stdout=out,
+                            stderr=out, env=env)
         for rank in (0, 1):
             wait_for_file(work / f'reached_{rank}', launcher)
         trainers = [int((work / f'reached_{rank}').read_text())
