@@ -166,6 +166,7 @@ def test_a_launcher_started_ignoring_sigint_says_so(tmp_path):
 
     def ignoring():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
     done = subprocess.run(['bash', str(script)], capture_output=True,
                           text=True, timeout=60, preexec_fn=ignoring)
