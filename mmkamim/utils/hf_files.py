@@ -79,8 +79,8 @@ def hf_config(family: str, settings: dict):
     """A transformers ``ViTConfig``, ``SwinConfig`` or ``ViTMAEConfig``
     with every setting that changes the model's outputs."""
     import transformers
-    if family == 'mae':
-        return transformers.ViTMAEConfig(
+    if family in ('vit', 'mae'):
+        encoder = dict(
             hidden_size=settings['embed_dims'],
             num_hidden_layers=settings['num_layers'],
             num_attention_heads=settings['num_heads'],
@@ -90,26 +90,18 @@ def hf_config(family: str, settings: dict):
             image_size=settings['img_size'],
             patch_size=settings['patch_size'],
             num_channels=3,
-            qkv_bias=settings['qkv_bias'],
+            qkv_bias=settings['qkv_bias'])
+        if family == 'vit':
+            return transformers.ViTConfig(
+                **encoder, encoder_stride=settings['encoder_stride'])
+        return transformers.ViTMAEConfig(
+            **encoder,
             decoder_hidden_size=settings['decoder_embed_dims'],
             decoder_num_hidden_layers=settings['decoder_num_layers'],
             decoder_num_attention_heads=settings['decoder_num_heads'],
             decoder_intermediate_size=settings['decoder_ffn'],
             mask_ratio=settings['mask_ratio'],
             norm_pix_loss=settings['norm_pix'])
-    if family == 'vit':
-        return transformers.ViTConfig(
-            hidden_size=settings['embed_dims'],
-            num_hidden_layers=settings['num_layers'],
-            num_attention_heads=settings['num_heads'],
-            intermediate_size=settings['ffn'],
-            hidden_act='gelu',
-            layer_norm_eps=settings['eps'],
-            image_size=settings['img_size'],
-            patch_size=settings['patch_size'],
-            num_channels=3,
-            qkv_bias=settings['qkv_bias'],
-            encoder_stride=settings['encoder_stride'])
     extra = ({} if family == 'swin-cls' else
              dict(encoder_stride=settings['encoder_stride']))
     if 'num_labels' in settings:

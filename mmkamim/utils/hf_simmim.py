@@ -281,20 +281,64 @@ def put(out: dict, key: str, value: Optional[torch.Tensor]) -> None:
         out[key] = value
 
 
+# (Hugging Face name, ours) of the tensors outside the transformer blocks,
+# of the layers whose weight and bias map as they are, and of the block
+# stacks (Hugging Face prefix, our prefix, which depth setting counts them).
+# One table per model serves both directions.
+_ENCODER_TENSORS = [
+    ('vit.embeddings.cls_token', 'backbone.cls_token'),
+    ('vit.embeddings.position_embeddings', 'backbone.pos_embed'),
+]
+_ENCODER_LAYERS = [('vit.embeddings.patch_embeddings.projection',
+                    'backbone.patch_embed.projection'),
+                   ('vit.layernorm', 'backbone.ln1')]
+_ENCODER_BLOCKS = [('vit.encoder.layer.', 'backbone.layers.', 'num_layers')]
+VIT_SIMMIM_MAP = dict(
+    tensors=_ENCODER_TENSORS + [('vit.embeddings.mask_token',
+                                 'backbone.mask_token')],
+    layers=_ENCODER_LAYERS + [('decoder.0', 'neck.decoder.0')],
+    blocks=_ENCODER_BLOCKS)
+VIT_MAE_MAP = dict(
+    tensors=_ENCODER_TENSORS + [('decoder.mask_token', 'neck.mask_token'),
+                                ('decoder.decoder_pos_embed',
+                                 'neck.decoder_pos_embed')],
+    layers=_ENCODER_LAYERS + [('decoder.decoder_embed', 'neck.decoder_embed'),
+                              ('decoder.decoder_norm', 'neck.ln1'),
+                              ('decoder.decoder_pred', 'neck.decoder_pred')],
+    blocks=_ENCODER_BLOCKS + [('decoder.decoder_layers.',
+                               'neck.decoder_blocks.', 'decoder_layers')])
+
+
+def map_vit(src: Source, table: dict, depths: dict,
+            to_hf: bool) -> Dict[str, torch.Tensor]:
+    """Map a ViT-family state dict through ``table`` (:data:`VIT_SIMMIM_MAP`,
+    :data:`VIT_MAE_MAP`), Hugging Face's to ours or, with ``to_hf``, back.
+
+    Args:
+        src (Source): The state dict to read (:class:`Ours` with
+            ``to_hf``).
+        table (dict): ``tensors``, ``layers`` and ``blocks`` name pairs.
+        depths (dict): The block count of each ``blocks`` entry's setting
+            (``num_layers``, ``decoder_layers``).
+        to_hf (bool): Ours to Hugging Face's.
+    """
+    def direction(hf: str, ours: str) -> Tuple[str, str]:
+        return (ours, hf) if to_hf else (hf, ours)
+
+    out = OrderedDict()
+    for names in table['tensors']:
+        source, dst = direction(*names)
+        put(out, dst, src[source])
+    out.update(rename(src, [direction(*names) for names in table['layers']]))
+    for hf, ours, setting in table['blocks']:
+        out.update(vit_blocks_to_hf(src, ours, hf, depths[setting]) if to_hf
+                   else vit_blocks_from_hf(src, hf, ours, depths[setting]))
+    return out
+
+
 def convert_vit(src: Source, arch: dict) -> Dict[str, torch.Tensor]:
     """Map a ``ViTForMaskedImageModeling`` state dict to SimMIMViT + neck."""
-    out = OrderedDict()
-    for name, dst in (('cls_token', 'cls_token'),
-                      ('mask_token', 'mask_token'),
-                      ('position_embeddings', 'pos_embed')):
-        put(out, f'backbone.{dst}', src[f'vit.embeddings.{name}'])
-    out.update(rename(src, [('vit.embeddings.patch_embeddings.projection',
-                             'backbone.patch_embed.projection')]))
-    out.update(vit_blocks_from_hf(src, 'vit.encoder.layer.',
-                                  'backbone.layers.', arch['num_layers']))
-    out.update(rename(src, [('vit.layernorm', 'backbone.ln1'),
-                            ('decoder.0', 'neck.decoder.0')]))
-    return out
+    return map_vit(src, VIT_SIMMIM_MAP, arch, to_hf=False)
 
 
 def vit_blocks_from_hf(src: Source, hf: str, ours: str,
@@ -320,24 +364,7 @@ def vit_blocks_from_hf(src: Source, hf: str, ours: str,
 def convert_mae(src: Source, arch: dict) -> Dict[str, torch.Tensor]:
     """Map a ``ViTMAEForPreTraining`` state dict to MAEViT +
     MAEPretrainDecoder (MAE, KA-MAE, PixMIM and KA-PixMIM alike)."""
-    out = OrderedDict()
-    for name, dst in (('cls_token', 'cls_token'),
-                      ('position_embeddings', 'pos_embed')):
-        put(out, f'backbone.{dst}', src[f'vit.embeddings.{name}'])
-    out.update(rename(src, [('vit.embeddings.patch_embeddings.projection',
-                             'backbone.patch_embed.projection')]))
-    out.update(vit_blocks_from_hf(src, 'vit.encoder.layer.',
-                                  'backbone.layers.', arch['num_layers']))
-    out.update(rename(src, [('vit.layernorm', 'backbone.ln1')]))
-    for name in ('mask_token', 'decoder_pos_embed'):
-        put(out, f'neck.{name}', src[f'decoder.{name}'])
-    out.update(rename(src, [('decoder.decoder_embed', 'neck.decoder_embed')]))
-    out.update(vit_blocks_from_hf(src, 'decoder.decoder_layers.',
-                                  'neck.decoder_blocks.',
-                                  arch['decoder_layers']))
-    out.update(rename(src, [('decoder.decoder_norm', 'neck.ln1'),
-                            ('decoder.decoder_pred', 'neck.decoder_pred')]))
-    return out
+    return map_vit(src, VIT_MAE_MAP, arch, to_hf=False)
 
 
 def convert_swin(src: Source, arch: dict) -> Dict[str, torch.Tensor]:
@@ -485,18 +512,8 @@ def _qkv_to_hf(src: Ours, ours: str, hf: str) -> Dict[str, torch.Tensor]:
 def vit_to_hf(src: Ours, num_layers: int) -> Dict[str, torch.Tensor]:
     """Map SimMIMViT + SimMIMLinearDecoder keys to
     ``ViTForMaskedImageModeling``'s (the inverse of :func:`convert_vit`)."""
-    out = OrderedDict()
-    for name, ours in (('cls_token', 'cls_token'),
-                       ('mask_token', 'mask_token'),
-                       ('position_embeddings', 'pos_embed')):
-        put(out, f'vit.embeddings.{name}', src[f'backbone.{ours}'])
-    out.update(rename(src, [('backbone.patch_embed.projection',
-                             'vit.embeddings.patch_embeddings.projection')]))
-    out.update(vit_blocks_to_hf(src, 'backbone.layers.',
-                                'vit.encoder.layer.', num_layers))
-    out.update(rename(src, [('backbone.ln1', 'vit.layernorm'),
-                            ('neck.decoder.0', 'decoder.0')]))
-    return out
+    return map_vit(src, VIT_SIMMIM_MAP, dict(num_layers=num_layers),
+                   to_hf=True)
 
 
 def vit_blocks_to_hf(src: Ours, ours: str, hf: str,
@@ -521,23 +538,9 @@ def mae_to_hf(src: Ours, num_layers: int,
               decoder_layers: int) -> Dict[str, torch.Tensor]:
     """Map MAEViT + MAEPretrainDecoder keys to ``ViTMAEForPreTraining``'s
     (the inverse of :func:`convert_mae`)."""
-    out = OrderedDict()
-    for name, ours in (('cls_token', 'cls_token'),
-                       ('position_embeddings', 'pos_embed')):
-        put(out, f'vit.embeddings.{name}', src[f'backbone.{ours}'])
-    out.update(rename(src, [('backbone.patch_embed.projection',
-                             'vit.embeddings.patch_embeddings.projection')]))
-    out.update(vit_blocks_to_hf(src, 'backbone.layers.',
-                                'vit.encoder.layer.', num_layers))
-    out.update(rename(src, [('backbone.ln1', 'vit.layernorm')]))
-    for name in ('mask_token', 'decoder_pos_embed'):
-        put(out, f'decoder.{name}', src[f'neck.{name}'])
-    out.update(rename(src, [('neck.decoder_embed', 'decoder.decoder_embed')]))
-    out.update(vit_blocks_to_hf(src, 'neck.decoder_blocks.',
-                                'decoder.decoder_layers.', decoder_layers))
-    out.update(rename(src, [('neck.ln1', 'decoder.decoder_norm'),
-                            ('neck.decoder_pred', 'decoder.decoder_pred')]))
-    return out
+    return map_vit(src, VIT_MAE_MAP, dict(num_layers=num_layers,
+                                          decoder_layers=decoder_layers),
+                   to_hf=True)
 
 
 def swin_to_hf(src: Ours, depths: Sequence[int],

@@ -38,6 +38,12 @@ def our_model(config: str, eps=None):
     if eps is not None:
         cfg.model.backbone.norm_cfg = dict(type='LN', eps=eps)
     cfg.model.backbone.pop('init_cfg', None)  # a fine-tune's checkpoint
+    return cfg, perturbed(cfg)
+
+
+def perturbed(cfg: Config):
+    """The config's model, in eval mode, every weight moved off its init
+    by seeded noise."""
     init_default_scope('mmpretrain')
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -45,7 +51,7 @@ def our_model(config: str, eps=None):
     with torch.no_grad():
         for param in model.parameters():
             param.add_(0.02 * torch.randn(param.shape, generator=generator))
-    return cfg, model.eval()
+    return model.eval()
 
 
 def saved(tmp_path, cfg, model, name='ours.pth', prefix=''):
@@ -150,14 +156,7 @@ def small_mae(config: str, eps=1e-6):
     cfg.model.neck.update(embed_dim=192, decoder_embed_dim=32,
                           decoder_depth=2, decoder_num_heads=2,
                           norm_cfg=dict(type='LN', eps=eps))
-    init_default_scope('mmpretrain')
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.add_(0.02 * torch.randn(param.shape, generator=generator))
-    return cfg, model.eval()
+    return cfg, perturbed(cfg)
 
 
 @pytest.mark.parametrize('config', MAE_FAMILY)
