@@ -1,5 +1,6 @@
 """Save and stop when the cluster asks a run to stop (Slurm preemption and
 time limits, docker stop, Ctrl-C), in training, validation and testing."""
+import atexit
 import logging
 import os
 import signal
@@ -58,6 +59,27 @@ class OutsideSignalsIgnored:
             self.init_fn(worker_id)
 
 
+def exit_ignoring(signals: Sequence[int], code: int) -> None:
+    """Raise ``SystemExit(code)``; the interpreter's shutdown ignores
+    ``signals``.
+
+    Python gives every handled signal its default action back once its
+    shutdown is under way, and a rank's shutdown (gloo, NCCL, workers) takes
+    a moment: torchrun sees the first rank exit and sends SIGTERM to the
+    others, which would then die of it (exit -15, reported as killed)
+    although they have saved and are leaving anyway. The exit handler runs
+    before Python restores the defaults, and an ignored signal stays
+    ignored. A caller that catches the ``SystemExit`` (a test) keeps its
+    handlers until it exits itself.
+    """
+    def ignore() -> None:
+        for number in signals:
+            signal.signal(number, signal.SIG_IGN)
+
+    atexit.register(ignore)
+    raise SystemExit(code)
+
+
 @HOOKS.register_module()
 class PreemptionHook(Hook):
     """Stop a run that receives SIGTERM, SIGINT or SIGUSR1 with a checkpoint
@@ -87,8 +109,9 @@ class PreemptionHook(Hook):
     Every rank passes a barrier after the save; the log names the signal
     and the checkpoint ``--resume`` will continue from; every process exits
     with ``128 + signal`` (143 for SIGTERM, 130 for SIGINT, 138 for
-    SIGUSR1). More signals during the save change nothing (SIGQUIT or
-    SIGKILL end a run at once). Dataloader workers ignore the signals (see
+    SIGUSR1). More signals during the save and the exit change nothing
+    (SIGQUIT or SIGKILL end a run at once; see :func:`exit_ignoring`).
+    Dataloader workers ignore the signals (see
     :class:`OutsideSignalsIgnored`).
 
     Training needs ``default_hooks.checkpoint`` to be an
@@ -281,14 +304,14 @@ class PreemptionHook(Hook):
         print_log(f'stopped by {name} {where}; continue with --resume (it '
                   f'picks {path}{again}). Exit code {128 + number}',
                   logger='current', level=logging.WARNING)
-        raise SystemExit(128 + number)
+        exit_ignoring(self.signals, 128 + number)
 
     def _stop_without_saving(self, number: int, where: str) -> None:
         name = signal.Signals(number).name
         print_log(f'stopped by {name} {where}; no results written. Exit '
                   f'code {128 + number}', logger='current',
                   level=logging.WARNING)
-        raise SystemExit(128 + number)
+        exit_ignoring(self.signals, 128 + number)
 
     def after_train(self, runner) -> None:
         self._training = False

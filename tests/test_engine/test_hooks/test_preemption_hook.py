@@ -264,3 +264,39 @@ def test_a_finished_run_gives_the_handlers_back(tmp_path, image_folder):
     hook = next(h for h in runner.hooks if isinstance(h, PreemptionHook))
     assert hook.received is None
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+# A stopped evaluation whose shutdown receives SIGTERM again, as a rank
+# does when torchrun sees another rank exit first. Python restores the
+# default handlers before it clears the modules, so the object's __del__
+# signals the process when no Python handler can note it any more.
+LATE_SIGNAL = """
+import os, signal, sys
+from types import SimpleNamespace
+from mmkamim.engine.hooks import PreemptionHook
+
+
+class SignalsAtShutdown:
+
+    def __del__(self, kill=os.kill, pid=os.getpid(), number=signal.SIGTERM,
+                write=sys.stdout.write):
+        write('signalled at shutdown\\n')
+        kill(pid, number)
+
+
+late = SignalsAtShutdown()
+runner = SimpleNamespace(_train_loop=None, _val_loop=None, _test_loop=None)
+hook = PreemptionHook()
+hook.before_run(runner)
+os.kill(os.getpid(), signal.SIGTERM)
+hook.after_val(runner)
+"""
+
+
+def test_a_signal_during_the_exit_after_a_stop_changes_nothing(tmp_path):
+    script = tmp_path / 'late_signal.py'
+    script.write_text(LATE_SIGNAL)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True,
+                          text=True, timeout=600)
+    assert 'signalled at shutdown' in done.stdout
+    assert done.returncode == 143, done.stderr[-2000:]
